@@ -1,0 +1,119 @@
+//! One module per instruction: its accounts struct and handler.
+
+pub mod admin;
+pub mod initialize;
+pub mod job;
+pub mod node_owner;
+pub mod register_node;
+pub mod slash;
+pub mod stake_more;
+pub mod withdraw_stake;
+
+pub use admin::*;
+pub use initialize::*;
+pub use job::*;
+pub use node_owner::*;
+pub use register_node::*;
+pub use slash::*;
+pub use stake_more::*;
+pub use withdraw_stake::*;
+
+use anchor_lang::prelude::*;
+use anchor_spl::token_interface::{self, Burn, TransferChecked};
+use cyxwiz_common::{emit_event, seeds};
+
+use crate::{
+    error::RegistryError,
+    events::NodeSlashed,
+    state::{NodeAccount, RegistryConfig, SlashReason, SlashSplit},
+};
+
+/// Accounts needed to move slashed stake out of the vault.
+pub struct SlashAccounts<'a, 'info> {
+    pub config: &'a Account<'info, RegistryConfig>,
+    pub stake_vault: AccountInfo<'info>,
+    pub insurance_vault: AccountInfo<'info>,
+    pub stake_mint: AccountInfo<'info>,
+    pub token_program: AccountInfo<'info>,
+    pub decimals: u8,
+}
+
+impl SlashAccounts<'_, '_> {
+    /// Moves a slash out of the vault: insurance share to the insurance pool, the rest
+    /// burned. Both signed by the config PDA, the vault's authority.
+    pub fn execute(&self, split: SlashSplit) -> Result<()> {
+        let bump = [self.config.bump];
+        let signer: &[&[&[u8]]] = &[&[seeds::REGISTRY_CONFIG, &bump]];
+        if split.insurance > 0 {
+            token_interface::transfer_checked(
+                CpiContext::new_with_signer(
+                    self.token_program.key(),
+                    TransferChecked {
+                        from: self.stake_vault.clone(),
+                        mint: self.stake_mint.clone(),
+                        to: self.insurance_vault.clone(),
+                        authority: self.config.to_account_info(),
+                    },
+                    signer,
+                ),
+                split.insurance,
+                self.decimals,
+            )?;
+        }
+        if split.burned > 0 {
+            token_interface::burn(
+                CpiContext::new_with_signer(
+                    self.token_program.key(),
+                    Burn {
+                        mint: self.stake_mint.clone(),
+                        from: self.stake_vault.clone(),
+                        authority: self.config.to_account_info(),
+                    },
+                    signer,
+                ),
+                split.burned,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Slashes `node` at `rate_bps`, moves the tokens and emits the event. Returns the split.
+pub fn apply_slash(
+    node_key: Pubkey,
+    node: &mut NodeAccount,
+    config: &mut RegistryConfig,
+    accounts: &SlashAccounts<'_, '_>,
+    reason: SlashReason,
+    rate_bps: u16,
+) -> Result<SlashSplit> {
+    let split = node.slash(rate_bps, &config.params)?;
+    config.total_staked = config.total_staked.checked_sub(split.total).ok_or(RegistryError::Overflow)?;
+    accounts.execute(split)?;
+    emit_event!(NodeSlashed {
+        node: node_key,
+        reason,
+        amount: split.total,
+        to_insurance: split.insurance,
+        burned: split.burned,
+        remaining_stake: node.stake,
+    });
+    Ok(split)
+}
+
+/// Moves `amount` from a user's token account into the stake vault.
+pub fn deposit_stake<'info>(
+    token_program: &AccountInfo<'info>,
+    from: AccountInfo<'info>,
+    mint: AccountInfo<'info>,
+    vault: AccountInfo<'info>,
+    owner: AccountInfo<'info>,
+    amount: u64,
+    decimals: u8,
+) -> Result<()> {
+    token_interface::transfer_checked(
+        CpiContext::new(token_program.key(), TransferChecked { from, mint, to: vault, authority: owner }),
+        amount,
+        decimals,
+    )
+}

@@ -1,0 +1,87 @@
+//! `withdraw_stake`: after the cooldown, the whole remaining stake returns to the owner.
+//! The node account is closed (rent back to the owner) unless the node is banned, in
+//! which case it stays as a tombstone so the wallet cannot register again.
+
+use anchor_lang::prelude::*;
+use anchor_spl::token_interface::{self, Mint, TokenAccount, TokenInterface, TransferChecked};
+use cyxwiz_common::{emit_event, seeds};
+
+use crate::{
+    error::RegistryError,
+    events::StakeWithdrawn,
+    state::{NodeAccount, NodeStatus, RegistryConfig},
+};
+
+#[derive(Accounts)]
+pub struct WithdrawStake<'info> {
+    #[account(mut)]
+    pub owner: Signer<'info>,
+    #[account(mut, seeds = [seeds::REGISTRY_CONFIG], bump = config.bump)]
+    pub config: Account<'info, RegistryConfig>,
+    #[account(
+        mut,
+        seeds = [seeds::NODE, owner.key().as_ref()],
+        bump = node.bump,
+        has_one = owner @ RegistryError::NotNodeOwner,
+    )]
+    pub node: Account<'info, NodeAccount>,
+    #[account(
+        mut,
+        token::mint = stake_mint,
+        token::authority = owner,
+        token::token_program = token_program,
+    )]
+    pub owner_token: InterfaceAccount<'info, TokenAccount>,
+    #[account(mut, address = config.stake_vault @ RegistryError::WrongVault)]
+    pub stake_vault: InterfaceAccount<'info, TokenAccount>,
+    #[account(address = config.stake_mint @ RegistryError::WrongMint)]
+    pub stake_mint: InterfaceAccount<'info, Mint>,
+    pub token_program: Interface<'info, TokenInterface>,
+}
+
+impl<'info> WithdrawStake<'info> {
+    pub fn handle(&mut self) -> Result<()> {
+        let now = Clock::get()?.unix_timestamp;
+        let node = &self.node;
+        require!(node.is_unstaking(), RegistryError::NotUnstaking);
+        require!(node.active_jobs == 0, RegistryError::HasActiveJobs);
+        let ready_at = node
+            .unstake_requested_at
+            .checked_add(self.config.params.unstake_cooldown_secs)
+            .ok_or(RegistryError::Overflow)?;
+        require!(now >= ready_at, RegistryError::CooldownActive);
+
+        let amount = node.stake;
+        if amount > 0 {
+            let bump = [self.config.bump];
+            let signer: &[&[&[u8]]] = &[&[seeds::REGISTRY_CONFIG, &bump]];
+            token_interface::transfer_checked(
+                CpiContext::new_with_signer(
+                    self.token_program.key(),
+                    TransferChecked {
+                        from: self.stake_vault.to_account_info(),
+                        mint: self.stake_mint.to_account_info(),
+                        to: self.owner_token.to_account_info(),
+                        authority: self.config.to_account_info(),
+                    },
+                    signer,
+                ),
+                amount,
+                self.stake_mint.decimals,
+            )?;
+        }
+        let config = &mut self.config;
+        config.total_staked = config.total_staked.checked_sub(amount).ok_or(RegistryError::Overflow)?;
+
+        let banned = self.node.status == NodeStatus::Banned;
+        if banned {
+            self.node.stake = 0;
+            self.node.unstake_requested_at = 0;
+        } else {
+            config.node_count = config.node_count.saturating_sub(1);
+            self.node.close(self.owner.to_account_info())?;
+        }
+        emit_event!(StakeWithdrawn { node: self.node.key(), owner: self.owner.key(), amount, closed: !banned });
+        Ok(())
+    }
+}
