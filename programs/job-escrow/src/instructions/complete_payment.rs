@@ -1,0 +1,100 @@
+//! `complete_payment`: the node proves the work and is paid: 90 % to the node, the
+//! platform fee split across the treasury accounts and burned as configured.
+
+use anchor_lang::prelude::*;
+use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
+use cyxwiz_common::{emit_event, seeds};
+use node_registry::JobOutcome;
+
+use super::shared::*;
+use crate::{
+    error::EscrowError,
+    events::PaymentReleased,
+    state::{Escrow, EscrowConfig, EscrowState},
+    verifier::{self, PROOF_LEN, ProofStatement},
+};
+
+#[derive(Accounts)]
+pub struct CompletePayment<'info> {
+    pub node_owner: Signer<'info>,
+    #[account(seeds = [seeds::ESCROW_CONFIG], bump = config.bump)]
+    pub config: Account<'info, EscrowConfig>,
+    #[account(
+        mut,
+        seeds = [seeds::ESCROW, escrow.job_id.as_ref()],
+        bump = escrow.bump,
+        constraint = escrow.node == node_owner.key() @ EscrowError::NotAssignedNode,
+        constraint = registry.node.owner == escrow.node @ EscrowError::WrongNode,
+    )]
+    pub escrow: Account<'info, Escrow>,
+    #[account(mut, seeds = [seeds::ESCROW_VAULT, escrow.key().as_ref()], bump = escrow.vault_bump)]
+    pub vault: InterfaceAccount<'info, TokenAccount>,
+    #[account(mut, address = escrow.mint @ EscrowError::WrongMint)]
+    pub mint: InterfaceAccount<'info, Mint>,
+    #[account(mut)]
+    pub node_token: InterfaceAccount<'info, TokenAccount>,
+    pub treasury: Treasury<'info>,
+    pub registry: RegistryHooks<'info>,
+    pub token_program: Interface<'info, TokenInterface>,
+}
+
+impl CompletePayment<'_> {
+    pub fn handle(
+        &mut self,
+        proof: &[u8; PROOF_LEN],
+        final_weights_hash: [u8; 32],
+        merkle_root: [u8; 32],
+        epochs: u32,
+    ) -> Result<()> {
+        require!(!self.config.paused, EscrowError::Paused);
+        let now = Clock::get()?.unix_timestamp;
+        let escrow = &self.escrow;
+        require!(escrow.state == EscrowState::InProgress, EscrowError::InvalidState);
+        require!(!escrow.has_timed_out(now), EscrowError::TimedOut);
+        require!(epochs >= escrow.epochs_required && epochs >= escrow.epochs_done, EscrowError::NotEnoughEpochs);
+        // With no epochs beyond the last anchor, the final root must be the anchored one.
+        if epochs == escrow.epochs_done {
+            require!(merkle_root == escrow.merkle_root, EscrowError::RootMismatch);
+        }
+        check_token_account(&self.node_token, &escrow.mint, &escrow.node)?;
+
+        let statement = ProofStatement { job_id: escrow.job_id, merkle_root, final_weights_hash, epochs };
+        verifier::verify(&statement, proof)?;
+
+        let params = self.config.params;
+        let settlement = escrow.settle_completed(params.fee_bps)?;
+        let parts = params.fee_split.split(settlement.fee)?;
+        let payer = VaultPayer {
+            escrow: &self.escrow,
+            vault: &self.vault,
+            mint: &self.mint,
+            token_program: &self.token_program,
+        };
+        payer.pay(&self.node_token, settlement.to_node)?;
+        payer.pay_fee(&self.treasury, parts)?;
+
+        self.registry.record_outcome(
+            &self.mint,
+            &self.token_program,
+            self.escrow.amount,
+            JobOutcome::Completed,
+            self.config.authority_bump,
+        )?;
+
+        let escrow = &mut self.escrow;
+        escrow.epochs_done = epochs;
+        escrow.merkle_root = merkle_root;
+        escrow.final_weights_hash = final_weights_hash;
+        escrow.finish(EscrowState::Completed, now);
+        emit_event!(PaymentReleased {
+            job_id: escrow.job_id,
+            node: escrow.node,
+            node_amount: settlement.to_node,
+            platform_fee: settlement.fee,
+            burned: parts.burn,
+            final_weights_hash,
+            merkle_root,
+        });
+        Ok(())
+    }
+}

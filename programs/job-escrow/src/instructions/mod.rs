@@ -1,0 +1,29 @@
+//! One module per instruction (accounts struct + handler), plus the shared money movers.
+
+pub mod accept_job;
+pub mod admin;
+pub mod anchor_checkpoint;
+pub mod assign_node;
+pub mod cancel;
+pub mod close_escrow;
+pub mod complete_payment;
+pub mod create_escrow;
+pub mod freeze_for_dispute;
+pub mod initialize;
+pub mod refund;
+pub mod shared;
+pub mod timeout_refund;
+
+pub use accept_job::*;
+pub use admin::*;
+pub use anchor_checkpoint::*;
+pub use assign_node::*;
+pub use cancel::*;
+pub use close_escrow::*;
+pub use complete_payment::*;
+pub use create_escrow::*;
+pub use freeze_for_dispute::*;
+pub use initialize::*;
+pub use refund::*;
+pub use shared::*;
+pub use timeout_refund::*;
