@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Fails if any non-test build of a program or deployable crate enables job-escrow's
+# `insecure-test-verifier` feature. (SBF builds with it refuse to compile anyway.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bad=0
+for pkg in job-escrow node-registry cyxwiz-deploy; do
+  if cargo tree -p "$pkg" -e normal,build,features --prefix none 2>/dev/null | grep -q 'insecure-test-verifier'; then
+    echo "ERROR: $pkg's normal dependency graph enables insecure-test-verifier" >&2
+    bad=1
+  fi
+done
+# The feature must exist only as a dev-dependency feature of the test crate.
+if grep -rn 'insecure-test-verifier' --include=Cargo.toml . | grep -v '^./tests/Cargo.toml' | grep -v '^./programs/job-escrow/Cargo.toml' ; then
+  echo "ERROR: insecure-test-verifier referenced outside the test crate" >&2
+  bad=1
+fi
+[ $bad -eq 0 ] && echo "ok: insecure-test-verifier is test-only"
+exit $bad
