@@ -121,7 +121,6 @@ impl EscrowConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::constants::default_params;
 
     #[test]
