@@ -6,15 +6,20 @@ use crate::DeployError;
 
 /// Parses a Solana CLI keypair file's contents.
 pub fn keypair_from_json(path_for_errors: &str, json: &str) -> Result<Keypair, DeployError> {
-    let err = |reason: String| DeployError::Keypair { path: path_for_errors.to_string(), reason };
+    let err = |reason: String| DeployError::Keypair {
+        path: path_for_errors.to_string(),
+        reason,
+    };
     let bytes: Vec<u8> = serde_json::from_str(json).map_err(|e| err(e.to_string()))?;
     Keypair::try_from(bytes.as_slice()).map_err(|e| err(e.to_string()))
 }
 
 /// Reads a Solana CLI keypair file.
 pub fn read_keypair(path: &str) -> Result<Keypair, DeployError> {
-    let json = std::fs::read_to_string(path)
-        .map_err(|e| DeployError::Keypair { path: path.to_string(), reason: e.to_string() })?;
+    let json = std::fs::read_to_string(path).map_err(|e| DeployError::Keypair {
+        path: path.to_string(),
+        reason: e.to_string(),
+    })?;
     keypair_from_json(path, &json)
 }
 
@@ -40,7 +45,13 @@ mod tests {
 
     #[test]
     fn malformed_keypair_files_are_clear_errors() {
-        assert!(matches!(keypair_from_json("x", "[1,2,3]"), Err(DeployError::Keypair { .. })));
-        assert!(matches!(keypair_from_json("x", "not json"), Err(DeployError::Keypair { .. })));
+        assert!(matches!(
+            keypair_from_json("x", "[1,2,3]"),
+            Err(DeployError::Keypair { .. })
+        ));
+        assert!(matches!(
+            keypair_from_json("x", "not json"),
+            Err(DeployError::Keypair { .. })
+        ));
     }
 }

@@ -1,7 +1,9 @@
 //! Initialisation of the programs' configs, as instructions. Admin is any address (a
 //! multisig in production); only the deployer key may sign initialisation.
 
-use anchor_lang::{InstructionData, ToAccountMetas, prelude::Pubkey, solana_program::system_program};
+use anchor_lang::{
+    InstructionData, ToAccountMetas, prelude::Pubkey, solana_program::system_program,
+};
 use cyxwiz_common::seeds;
 
 use crate::Instruction;
@@ -78,6 +80,11 @@ pub fn initialize_escrow(
             system_program: system_program::ID,
         }
         .to_account_metas(None),
-        data: job_escrow::instruction::Initialize { admin: *admin, coordinator: *coordinator, params }.data(),
+        data: job_escrow::instruction::Initialize {
+            admin: *admin,
+            coordinator: *coordinator,
+            params,
+        }
+        .data(),
     }
 }

@@ -2,6 +2,7 @@
 //! spec's distribution buckets, after which the mint authority is revoked so no more can
 //! ever be created. Works with classic SPL Token and Token-2022.
 
+use anchor_lang::solana_program::program_pack::Pack;
 use anchor_lang::{prelude::Pubkey, solana_program::system_instruction};
 use cyxwiz_common::{bps, units};
 use solana_keypair::Keypair;
@@ -10,7 +11,6 @@ use spl_token_2022_interface::{
     instruction::{self as token_ix, AuthorityType},
     state::{Account as TokenAccountState, Mint as MintState},
 };
-use anchor_lang::solana_program::program_pack::Pack;
 
 use crate::{DeployError, Deployment, Step};
 
@@ -55,8 +55,15 @@ pub fn plan(
     let mut steps = vec![Step {
         label: "create CYXWIZ mint",
         instructions: vec![
-            system_instruction::create_account(payer, &mint_key, rent.mint, MintState::LEN as u64, token_program),
-            token_ix::initialize_mint2(token_program, &mint_key, &authority, None, units::DECIMALS).map_err(tok)?,
+            system_instruction::create_account(
+                payer,
+                &mint_key,
+                rent.mint,
+                MintState::LEN as u64,
+                token_program,
+            ),
+            token_ix::initialize_mint2(token_program, &mint_key, &authority, None, units::DECIMALS)
+                .map_err(tok)?,
         ],
         signers: vec![mint],
     }];
@@ -67,7 +74,8 @@ pub fn plan(
         let amount = if i + 1 == DISTRIBUTION.len() {
             units::TOTAL_SUPPLY - minted
         } else {
-            bps::share(units::TOTAL_SUPPLY, *share).ok_or(DeployError::BadDistribution(total_bps))?
+            bps::share(units::TOTAL_SUPPLY, *share)
+                .ok_or(DeployError::BadDistribution(total_bps))?
         };
         minted += amount;
         let account = Keypair::new();
@@ -82,9 +90,18 @@ pub fn plan(
                     TokenAccountState::LEN as u64,
                     token_program,
                 ),
-                token_ix::initialize_account3(token_program, &account_key, &mint_key, owner).map_err(tok)?,
-                token_ix::mint_to_checked(token_program, &mint_key, &account_key, &authority, &[], amount, units::DECIMALS)
+                token_ix::initialize_account3(token_program, &account_key, &mint_key, owner)
                     .map_err(tok)?,
+                token_ix::mint_to_checked(
+                    token_program,
+                    &mint_key,
+                    &account_key,
+                    &authority,
+                    &[],
+                    amount,
+                    units::DECIMALS,
+                )
+                .map_err(tok)?,
             ],
             signers: vec![mint_authority.insecure_clone()],
         });
@@ -94,11 +111,25 @@ pub fn plan(
     steps.push(Step {
         label: "revoke mint authority (fixed supply)",
         instructions: vec![
-            token_ix::set_authority(token_program, &mint_key, None, AuthorityType::MintTokens, &authority, &[])
-                .map_err(tok)?,
+            token_ix::set_authority(
+                token_program,
+                &mint_key,
+                None,
+                AuthorityType::MintTokens,
+                &authority,
+                &[],
+            )
+            .map_err(tok)?,
         ],
         signers: vec![mint_authority.insecure_clone()],
     });
 
-    Ok((steps, Deployment { mint: mint_key, token_program: *token_program, distribution }))
+    Ok((
+        steps,
+        Deployment {
+            mint: mint_key,
+            token_program: *token_program,
+            distribution,
+        },
+    ))
 }

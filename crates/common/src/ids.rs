@@ -11,13 +11,16 @@ compile_error!("enable at most one of the `devnet` and `mainnet` features");
 #[cfg(not(any(feature = "devnet", feature = "mainnet")))]
 mod cluster {
     use super::Pubkey;
-    pub const JOB_ESCROW: Pubkey = Pubkey::from_str_const("XJh8BwWdjY1eYaibbY23dna3eNn8ztEELqbUnNB42P1");
+    pub const JOB_ESCROW: Pubkey =
+        Pubkey::from_str_const("XJh8BwWdjY1eYaibbY23dna3eNn8ztEELqbUnNB42P1");
     pub const NODE_REGISTRY: Pubkey =
         Pubkey::from_str_const("Aiq2bAhoUjMgiUZydtgZjDCwzWSBjfrc76redtMpuUwj");
-    pub const REPUTATION: Pubkey = Pubkey::from_str_const("DGVFCuxMRezHJECEohGmcqc3u1U7LeN4PduGzMA1Y1SA");
+    pub const REPUTATION: Pubkey =
+        Pubkey::from_str_const("DGVFCuxMRezHJECEohGmcqc3u1U7LeN4PduGzMA1Y1SA");
     pub const DISPUTE_DAO: Pubkey =
         Pubkey::from_str_const("DtVq8CggcWnjw4EYYgenSD4CMR4qxmyKzNtiaB8T3LUT");
-    pub const DEPLOYER: Pubkey = Pubkey::from_str_const("5XZkWSWCchqqbrUJ3YBUNA4hiLAXF7VbsUpuLRTWchDZ");
+    pub const DEPLOYER: Pubkey =
+        Pubkey::from_str_const("5XZkWSWCchqqbrUJ3YBUNA4hiLAXF7VbsUpuLRTWchDZ");
 }
 
 /// Devnet and mainnet ids are the deployer's program keypairs, which never live in the
@@ -26,13 +29,16 @@ mod cluster {
 #[cfg(any(feature = "devnet", feature = "mainnet"))]
 mod cluster {
     use super::Pubkey;
-    pub const JOB_ESCROW: Pubkey = Pubkey::from_str_const("XJh8BwWdjY1eYaibbY23dna3eNn8ztEELqbUnNB42P1");
+    pub const JOB_ESCROW: Pubkey =
+        Pubkey::from_str_const("XJh8BwWdjY1eYaibbY23dna3eNn8ztEELqbUnNB42P1");
     pub const NODE_REGISTRY: Pubkey =
         Pubkey::from_str_const("Aiq2bAhoUjMgiUZydtgZjDCwzWSBjfrc76redtMpuUwj");
-    pub const REPUTATION: Pubkey = Pubkey::from_str_const("DGVFCuxMRezHJECEohGmcqc3u1U7LeN4PduGzMA1Y1SA");
+    pub const REPUTATION: Pubkey =
+        Pubkey::from_str_const("DGVFCuxMRezHJECEohGmcqc3u1U7LeN4PduGzMA1Y1SA");
     pub const DISPUTE_DAO: Pubkey =
         Pubkey::from_str_const("DtVq8CggcWnjw4EYYgenSD4CMR4qxmyKzNtiaB8T3LUT");
-    pub const DEPLOYER: Pubkey = Pubkey::from_str_const("5XZkWSWCchqqbrUJ3YBUNA4hiLAXF7VbsUpuLRTWchDZ");
+    pub const DEPLOYER: Pubkey =
+        Pubkey::from_str_const("5XZkWSWCchqqbrUJ3YBUNA4hiLAXF7VbsUpuLRTWchDZ");
 }
 
 /// The key allowed to run each program's one-time `initialize`. Initialisation sets the

@@ -52,8 +52,7 @@ use solana_transaction_context::IndexOfAccount;
 
 /// The entry point every Anchor program generates (`my_program::entry`), with the single
 /// `'info` lifetime Anchor requires.
-pub type AnchorEntry =
-    for<'info> fn(&Pubkey, &'info [AccountInfo<'info>], &[u8]) -> ProgramResult;
+pub type AnchorEntry = for<'info> fn(&Pubkey, &'info [AccountInfo<'info>], &[u8]) -> ProgramResult;
 
 thread_local! {
     static INVOKE_CONTEXT: RefCell<Option<usize>> = const { RefCell::new(None) };
@@ -99,10 +98,16 @@ pub fn invoke_native_entry(
 
     let log_collector = invoke_context.get_log_collector();
     let program_id = *instruction_context.get_program_key()?;
-    stable_log::program_invoke(&log_collector, &program_id, invoke_context.get_stack_height());
+    stable_log::program_invoke(
+        &log_collector,
+        &program_id,
+        invoke_context.get_stack_height(),
+    );
 
     let deduplicated_indices: HashSet<IndexOfAccount> = instruction_account_indices.collect();
-    let direct_account_pointers = invoke_context.get_feature_set().direct_account_pointers_in_program_input;
+    let direct_account_pointers = invoke_context
+        .get_feature_set()
+        .direct_account_pointers_in_program_input;
 
     let (mut parameter_bytes, _regions, _account_lengths, _instruction_data_offset) =
         serialize_parameters(&instruction_context, false, false, direct_account_pointers)?;
@@ -168,7 +173,8 @@ fn call_entry<'a, 'b>(
     // because the slice borrows the accounts). `AccountInfo` is invariant only because of
     // its `RefCell<&mut [u8]>`; the entry returns before `'b` ends, so it cannot keep a
     // reference that outlives the real data.
-    let accounts: &'b [AccountInfo<'b>] = unsafe { transmute::<&'b [AccountInfo<'a>], &'b [AccountInfo<'b>]>(accounts) };
+    let accounts: &'b [AccountInfo<'b>] =
+        unsafe { transmute::<&'b [AccountInfo<'a>], &'b [AccountInfo<'b>]>(accounts) };
     entry(program_id, accounts, data)
 }
 
@@ -178,10 +184,8 @@ fn call_entry<'a, 'b>(
 macro_rules! native_program {
     ($entry:path) => {{
         struct NativeEntry;
-        impl
-            $crate::__private::BuiltinFunctionDefinition<
-                $crate::__private::InvokeContext<'_, '_>,
-            > for NativeEntry
+        impl $crate::__private::BuiltinFunctionDefinition<$crate::__private::InvokeContext<'_, '_>>
+            for NativeEntry
         {
             type Error = Box<dyn std::error::Error>;
             fn rust(
@@ -278,7 +282,11 @@ fn fetch_and_write_sysvar<T: serde::Serialize>(
     // SAFETY: the caller guarantees `var_addr` points to at least `length` writable bytes;
     // the source range was bounds-checked above.
     unsafe {
-        ptr::copy_nonoverlapping(serialized[offset as usize..].as_ptr(), var_addr, length as usize)
+        ptr::copy_nonoverlapping(
+            serialized[offset as usize..].as_ptr(),
+            var_addr,
+            length as usize,
+        )
     };
     SUCCESS
 }
@@ -331,10 +339,12 @@ impl SyscallStubs {
 
         // Push the caller's AccountInfo edits into the runtime before the callee runs.
         let transaction_context = &invoke_context.transaction_context;
-        let instruction_context =
-            transaction_context.get_current_instruction_context().map_err(program_error)?;
-        let next_instruction_context =
-            transaction_context.get_next_instruction_context().map_err(program_error)?;
+        let instruction_context = transaction_context
+            .get_current_instruction_context()
+            .map_err(program_error)?;
+        let next_instruction_context = transaction_context
+            .get_next_instruction_context()
+            .map_err(program_error)?;
         let mut writable = Vec::new();
         for instruction_account in next_instruction_context.instruction_accounts().iter() {
             let key = transaction_context
@@ -352,7 +362,9 @@ impl SyscallStubs {
                 .try_borrow_instruction_account(index_in_caller)
                 .map_err(program_error)?;
             if borrowed.get_lamports() != info.lamports() {
-                borrowed.set_lamports(info.lamports()).map_err(program_error)?;
+                borrowed
+                    .set_lamports(info.lamports())
+                    .map_err(program_error)?;
             }
             let data = info.try_borrow_data()?;
             match borrowed.can_data_be_resized(data.len()) {
@@ -361,7 +373,9 @@ impl SyscallStubs {
                 Err(_) => {}
             }
             if borrowed.get_owner() != info.owner {
-                borrowed.set_owner(info.owner.as_ref()).map_err(program_error)?;
+                borrowed
+                    .set_owner(info.owner.as_ref())
+                    .map_err(program_error)?;
             }
             if instruction_account.is_writable() {
                 writable.push((instruction_account.index_in_transaction, info_index));
@@ -375,8 +389,9 @@ impl SyscallStubs {
 
         // Pull the callee's effects back into the caller's AccountInfos.
         let transaction_context = &invoke_context.transaction_context;
-        let instruction_context =
-            transaction_context.get_current_instruction_context().map_err(program_error)?;
+        let instruction_context = transaction_context
+            .get_current_instruction_context()
+            .map_err(program_error)?;
         for (index_in_transaction, info_index) in writable {
             let index_in_caller = instruction_context
                 .get_index_of_account_in_instruction(index_in_transaction)
@@ -431,7 +446,13 @@ impl SyscallStubs {
         get_invoke_context().get_stack_height() as u64
     }
 
-    fn sysvar(&self, sysvar_id_addr: *const u8, var_addr: *mut u8, offset: u64, length: u64) -> u64 {
+    fn sysvar(
+        &self,
+        sysvar_id_addr: *const u8,
+        var_addr: *mut u8,
+        offset: u64,
+        length: u64,
+    ) -> u64 {
         // SAFETY: the program passes the address of a 32-byte sysvar id.
         let id = unsafe { &*(sysvar_id_addr.cast::<Pubkey>()) };
         match *id {
@@ -488,26 +509,47 @@ macro_rules! impl_stubs {
                 self.invoke_signed(instruction, account_infos, signers_seeds)
             }
             fn sol_get_clock_sysvar(&self, var_addr: *mut u8) -> u64 {
-                get_sysvar(get_invoke_context().environment_config.sysvar_cache().get_clock(), var_addr)
+                get_sysvar(
+                    get_invoke_context()
+                        .environment_config
+                        .sysvar_cache()
+                        .get_clock(),
+                    var_addr,
+                )
             }
             fn sol_get_epoch_schedule_sysvar(&self, var_addr: *mut u8) -> u64 {
                 get_sysvar(
-                    get_invoke_context().environment_config.sysvar_cache().get_epoch_schedule(),
+                    get_invoke_context()
+                        .environment_config
+                        .sysvar_cache()
+                        .get_epoch_schedule(),
                     var_addr,
                 )
             }
             fn sol_get_epoch_rewards_sysvar(&self, var_addr: *mut u8) -> u64 {
                 get_sysvar(
-                    get_invoke_context().environment_config.sysvar_cache().get_epoch_rewards(),
+                    get_invoke_context()
+                        .environment_config
+                        .sysvar_cache()
+                        .get_epoch_rewards(),
                     var_addr,
                 )
             }
             fn sol_get_rent_sysvar(&self, var_addr: *mut u8) -> u64 {
-                get_sysvar(get_invoke_context().environment_config.sysvar_cache().get_rent(), var_addr)
+                get_sysvar(
+                    get_invoke_context()
+                        .environment_config
+                        .sysvar_cache()
+                        .get_rent(),
+                    var_addr,
+                )
             }
             fn sol_get_last_restart_slot(&self, var_addr: *mut u8) -> u64 {
                 get_sysvar(
-                    get_invoke_context().environment_config.sysvar_cache().get_last_restart_slot(),
+                    get_invoke_context()
+                        .environment_config
+                        .sysvar_cache()
+                        .get_last_restart_slot(),
                     var_addr,
                 )
             }

@@ -49,9 +49,10 @@ impl TxError {
     /// `6000 + variant`; Anchor framework errors are below 6000).
     pub fn custom_code(&self) -> Option<u32> {
         match self {
-            TxError::Failed { err: TransactionError::InstructionError(_, InstructionError::Custom(c)), .. } => {
-                Some(*c)
-            }
+            TxError::Failed {
+                err: TransactionError::InstructionError(_, InstructionError::Custom(c)),
+                ..
+            } => Some(*c),
             _ => None,
         }
     }
@@ -59,7 +60,10 @@ impl TxError {
     /// The instruction error, if any.
     pub fn instruction_error(&self) -> Option<&InstructionError> {
         match self {
-            TxError::Failed { err: TransactionError::InstructionError(_, e), .. } => Some(e),
+            TxError::Failed {
+                err: TransactionError::InstructionError(_, e),
+                ..
+            } => Some(e),
             _ => None,
         }
     }
@@ -74,7 +78,10 @@ impl TxError {
 
 impl From<FailedTransactionMetadata> for TxError {
     fn from(f: FailedTransactionMetadata) -> Self {
-        TxError::Failed { err: f.err, logs: f.meta.logs }
+        TxError::Failed {
+            err: f.err,
+            logs: f.meta.logs,
+        }
     }
 }
 
@@ -94,7 +101,12 @@ impl TxOk {
     /// The one event of type `E`; panics (a test failure) unless there is exactly one.
     pub fn event<E: Event + AnchorDeserialize>(&self) -> E {
         let mut all = self.events::<E>();
-        assert_eq!(all.len(), 1, "expected exactly one event, logs:\n{}", self.logs.join("\n"));
+        assert_eq!(
+            all.len(),
+            1,
+            "expected exactly one event, logs:\n{}",
+            self.logs.join("\n")
+        );
         all.remove(0)
     }
 }
@@ -167,7 +179,9 @@ pub struct TestChain {
 
 impl std::fmt::Debug for TestChain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestChain").field("payer", &self.payer.pubkey()).finish()
+        f.debug_struct("TestChain")
+            .field("payer", &self.payer.pubkey())
+            .finish()
     }
 }
 
@@ -181,7 +195,8 @@ impl TestChain {
             svm.add_builtin(*id, *entry);
         }
         let payer = Keypair::new();
-        svm.airdrop(&payer.pubkey(), PAYER_LAMPORTS).expect("airdrop to fresh payer");
+        svm.airdrop(&payer.pubkey(), PAYER_LAMPORTS)
+            .expect("airdrop to fresh payer");
         // Start at a realistic wall-clock time so windows measured in days are meaningful.
         let mut clock: Clock = svm.get_sysvar();
         clock.unix_timestamp = 1_767_225_600; // 2026-01-01T00:00:00Z
@@ -205,7 +220,11 @@ impl TestChain {
         );
         // A fresh blockhash per send keeps two identical transactions (a legitimate retry
         // in a test) from being rejected as duplicates.
-        let result = self.svm.send_transaction(tx).map(TxOk::from).map_err(TxError::from);
+        let result = self
+            .svm
+            .send_transaction(tx)
+            .map(TxOk::from)
+            .map_err(TxError::from);
         self.svm.expire_blockhash();
         result
     }
@@ -246,14 +265,22 @@ impl TestChain {
     /// Moves the clock forward by `seconds` (and the slot by one, with a new blockhash).
     pub fn warp(&mut self, seconds: i64) {
         let mut clock: Clock = self.svm.get_sysvar();
-        clock.unix_timestamp = clock.unix_timestamp.checked_add(seconds).expect("clock overflow");
+        clock.unix_timestamp = clock
+            .unix_timestamp
+            .checked_add(seconds)
+            .expect("clock overflow");
         clock.slot += 1;
         self.svm.set_sysvar(&clock);
         self.svm.expire_blockhash();
     }
 
     /// Creates a mint owned by `token_program` with `authority` as mint authority.
-    pub fn create_mint(&mut self, authority: &Pubkey, decimals: u8, token_program: &Pubkey) -> Pubkey {
+    pub fn create_mint(
+        &mut self,
+        authority: &Pubkey,
+        decimals: u8,
+        token_program: &Pubkey,
+    ) -> Pubkey {
         let mint = Keypair::new();
         let space = spl_token_2022_interface::state::Mint::LEN;
         let rent = self.svm.minimum_balance_for_rent_exemption(space);
@@ -319,11 +346,15 @@ impl TestChain {
 
     /// The program owning `who` (for a mint: its token program).
     pub fn owner_of(&self, who: &Pubkey) -> Pubkey {
-        self.svm.get_account(who).map(|a| a.owner).expect("account exists")
+        self.svm
+            .get_account(who)
+            .map(|a| a.owner)
+            .expect("account exists")
     }
 }
 
 /// The `amount` field of an SPL token account (same offset in Token and Token-2022).
 pub fn token_amount(data: &[u8]) -> Option<u64> {
-    data.get(64..72).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    data.get(64..72)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
 }

@@ -12,7 +12,9 @@
 pub mod adapter;
 pub mod kit;
 
-pub use kit::{TestChain, TxError, TxOk, anchor_code, assert_anchor_err, assert_ix_err, decode_events};
+pub use kit::{
+    TestChain, TxError, TxOk, anchor_code, assert_anchor_err, assert_ix_err, decode_events,
+};
 
 /// Items the [`native_program!`] macro expands to; not part of the public API.
 #[doc(hidden)]

@@ -18,6 +18,11 @@ pub fn default_params() -> EscrowParams {
         max_timeout_secs: 30 * DAY,
         close_grace_secs: 7 * DAY,
         // Platform fee: 40 % staking rewards, 30 % development, 20 % liquidity, 10 % burned.
-        fee_split: FeeSplit { staking_bps: 4_000, development_bps: 3_000, liquidity_bps: 2_000, burn_bps: 1_000 },
+        fee_split: FeeSplit {
+            staking_bps: 4_000,
+            development_bps: 3_000,
+            liquidity_bps: 2_000,
+            burn_bps: 1_000,
+        },
     }
 }

@@ -30,7 +30,12 @@ pub mod job_escrow {
     use super::*;
 
     // ── admin / governance ────────────────────────────────────────────────
-    pub fn initialize(ctx: Context<Initialize>, admin: Pubkey, coordinator: Pubkey, params: EscrowParams) -> Result<()> {
+    pub fn initialize(
+        ctx: Context<Initialize>,
+        admin: Pubkey,
+        coordinator: Pubkey,
+        params: EscrowParams,
+    ) -> Result<()> {
         ctx.accounts.handle(admin, coordinator, params, &ctx.bumps)
     }
     pub fn update_params(ctx: Context<UpdateConfig>, params: EscrowParams) -> Result<()> {
@@ -57,7 +62,8 @@ pub mod job_escrow {
         epochs_required: u32,
         timeout_secs: i64,
     ) -> Result<()> {
-        ctx.accounts.handle(job_id, amount, epochs_required, timeout_secs, &ctx.bumps)
+        ctx.accounts
+            .handle(job_id, amount, epochs_required, timeout_secs, &ctx.bumps)
     }
     pub fn cancel(ctx: Context<Cancel>) -> Result<()> {
         ctx.accounts.handle()
@@ -72,7 +78,11 @@ pub mod job_escrow {
     pub fn accept_job(ctx: Context<AcceptJob>) -> Result<()> {
         ctx.accounts.handle()
     }
-    pub fn anchor_checkpoint(ctx: Context<AnchorCheckpoint>, epoch: u32, merkle_root: [u8; 32]) -> Result<()> {
+    pub fn anchor_checkpoint(
+        ctx: Context<AnchorCheckpoint>,
+        epoch: u32,
+        merkle_root: [u8; 32],
+    ) -> Result<()> {
         ctx.accounts.handle(epoch, merkle_root)
     }
     pub fn complete_payment(
@@ -82,7 +92,8 @@ pub mod job_escrow {
         merkle_root: [u8; 32],
         epochs: u32,
     ) -> Result<()> {
-        ctx.accounts.handle(&proof, final_weights_hash, merkle_root, epochs)
+        ctx.accounts
+            .handle(&proof, final_weights_hash, merkle_root, epochs)
     }
 
     // ── user, node or coordinator ─────────────────────────────────────────

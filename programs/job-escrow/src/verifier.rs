@@ -31,7 +31,10 @@ pub const PROOF_LEN: usize = 256;
 pub fn verify(statement: &ProofStatement, proof: &[u8; PROOF_LEN]) -> Result<()> {
     #[cfg(feature = "insecure-test-verifier")]
     {
-        require!(*proof == insecure_test_proof(statement), EscrowError::InvalidProof);
+        require!(
+            *proof == insecure_test_proof(statement),
+            EscrowError::InvalidProof
+        );
         Ok(())
     }
     #[cfg(not(feature = "insecure-test-verifier"))]

@@ -14,10 +14,26 @@ pub const MAX_FAILURE_WINDOW: usize = 8;
 pub fn default_params() -> RegistryParams {
     RegistryParams {
         stake_tiers: [
-            StakeTier { max_job_amount: 10 * ONE_CYXWIZ - 1, min_stake: 50 * ONE_CYXWIZ, failure_slash_bps: 1_000 },
-            StakeTier { max_job_amount: 50 * ONE_CYXWIZ, min_stake: 200 * ONE_CYXWIZ, failure_slash_bps: 1_500 },
-            StakeTier { max_job_amount: 200 * ONE_CYXWIZ, min_stake: 1_000 * ONE_CYXWIZ, failure_slash_bps: 2_000 },
-            StakeTier { max_job_amount: u64::MAX, min_stake: 5_000 * ONE_CYXWIZ, failure_slash_bps: 2_500 },
+            StakeTier {
+                max_job_amount: 10 * ONE_CYXWIZ - 1,
+                min_stake: 50 * ONE_CYXWIZ,
+                failure_slash_bps: 1_000,
+            },
+            StakeTier {
+                max_job_amount: 50 * ONE_CYXWIZ,
+                min_stake: 200 * ONE_CYXWIZ,
+                failure_slash_bps: 1_500,
+            },
+            StakeTier {
+                max_job_amount: 200 * ONE_CYXWIZ,
+                min_stake: 1_000 * ONE_CYXWIZ,
+                failure_slash_bps: 2_000,
+            },
+            StakeTier {
+                max_job_amount: u64::MAX,
+                min_stake: 5_000 * ONE_CYXWIZ,
+                failure_slash_bps: 2_500,
+            },
         ],
         min_lock_secs: 30 * DAY,
         lock_per_job_secs: 7 * DAY,

@@ -55,7 +55,8 @@ pub mod node_registry {
         stake: u64,
         capabilities: Capabilities,
     ) -> Result<()> {
-        ctx.accounts.handle(node_id, stake, capabilities, &ctx.bumps)
+        ctx.accounts
+            .handle(node_id, stake, capabilities, &ctx.bumps)
     }
     pub fn stake_more(ctx: Context<StakeMore>, amount: u64) -> Result<()> {
         ctx.accounts.handle(amount)
@@ -63,7 +64,10 @@ pub mod node_registry {
     pub fn update_heartbeat(ctx: Context<NodeOwnerAction>) -> Result<()> {
         ctx.accounts.heartbeat()
     }
-    pub fn update_capabilities(ctx: Context<NodeOwnerAction>, capabilities: Capabilities) -> Result<()> {
+    pub fn update_capabilities(
+        ctx: Context<NodeOwnerAction>,
+        capabilities: Capabilities,
+    ) -> Result<()> {
         ctx.accounts.update_capabilities(capabilities)
     }
     pub fn request_unstake(ctx: Context<NodeOwnerAction>) -> Result<()> {
@@ -80,7 +84,11 @@ pub mod node_registry {
     pub fn lock_for_job(ctx: Context<LockForJob>, job_amount: u64) -> Result<()> {
         ctx.accounts.handle(job_amount)
     }
-    pub fn record_outcome(ctx: Context<RecordOutcome>, job_amount: u64, outcome: JobOutcome) -> Result<()> {
+    pub fn record_outcome(
+        ctx: Context<RecordOutcome>,
+        job_amount: u64,
+        outcome: JobOutcome,
+    ) -> Result<()> {
         ctx.accounts.handle(job_amount, outcome)
     }
 }

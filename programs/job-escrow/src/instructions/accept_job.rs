@@ -46,7 +46,10 @@ impl AcceptJob<'_> {
     pub fn handle(&mut self) -> Result<()> {
         require!(!self.config.paused, EscrowError::Paused);
         let now = Clock::get()?.unix_timestamp;
-        require!(self.escrow.state == EscrowState::Assigned, EscrowError::InvalidState);
+        require!(
+            self.escrow.state == EscrowState::Assigned,
+            EscrowError::InvalidState
+        );
         require!(!self.escrow.has_timed_out(now), EscrowError::TimedOut);
 
         let bump = [self.config.authority_bump];
@@ -67,7 +70,10 @@ impl AcceptJob<'_> {
         let escrow = &mut self.escrow;
         escrow.state = EscrowState::InProgress;
         escrow.accepted_at = now;
-        emit_event!(JobAccepted { job_id: escrow.job_id, node: escrow.node });
+        emit_event!(JobAccepted {
+            job_id: escrow.job_id,
+            node: escrow.node
+        });
         Ok(())
     }
 }

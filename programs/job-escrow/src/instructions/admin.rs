@@ -24,7 +24,10 @@ impl UpdateConfig<'_> {
     pub fn update_params(&mut self, params: EscrowParams) -> Result<()> {
         params.validate()?;
         self.config.params = params;
-        emit_event!(EscrowConfigUpdated { by: self.authority.key(), params });
+        emit_event!(EscrowConfigUpdated {
+            by: self.authority.key(),
+            params
+        });
         Ok(())
     }
 

@@ -27,7 +27,10 @@ impl AnchorCheckpoint<'_> {
     pub fn handle(&mut self, epoch: u32, merkle_root: [u8; 32]) -> Result<()> {
         let now = Clock::get()?.unix_timestamp;
         let escrow = &mut self.escrow;
-        require!(escrow.state == EscrowState::InProgress, EscrowError::InvalidState);
+        require!(
+            escrow.state == EscrowState::InProgress,
+            EscrowError::InvalidState
+        );
         require!(!escrow.has_timed_out(now), EscrowError::TimedOut);
         require!(
             epoch > escrow.epochs_done && epoch <= escrow.epochs_required,

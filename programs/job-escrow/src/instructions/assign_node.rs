@@ -46,11 +46,15 @@ impl AssignNode<'_> {
             EscrowError::InvalidState
         );
         require!(!escrow.has_timed_out(now), EscrowError::TimedOut);
-        self.node.check_eligible(now, &self.registry_config.params, escrow.amount)?;
+        self.node
+            .check_eligible(now, &self.registry_config.params, escrow.amount)?;
         escrow.node = self.node.owner;
         escrow.state = EscrowState::Assigned;
         escrow.assigned_at = now;
-        emit_event!(NodeAssigned { job_id: escrow.job_id, node: escrow.node });
+        emit_event!(NodeAssigned {
+            job_id: escrow.job_id,
+            node: escrow.node
+        });
         Ok(())
     }
 }

@@ -57,7 +57,10 @@ impl Cancel<'_> {
         };
         payer.pay(&self.user_token, settlement.to_user)?;
         if fee_to_node {
-            let node_token = self.node_token.as_ref().ok_or(EscrowError::NodeTokenRequired)?;
+            let node_token = self
+                .node_token
+                .as_ref()
+                .ok_or(EscrowError::NodeTokenRequired)?;
             check_token_account(node_token, &self.escrow.mint, &self.escrow.node)?;
             payer.pay(node_token, settlement.fee)?;
         } else {

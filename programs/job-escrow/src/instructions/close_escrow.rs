@@ -38,8 +38,10 @@ impl CloseEscrow<'_> {
         let now = Clock::get()?.unix_timestamp;
         let escrow = &self.escrow;
         require!(escrow.state.is_terminal(), EscrowError::InvalidState);
-        let closable_at =
-            escrow.finished_at.checked_add(self.config.params.close_grace_secs).ok_or(EscrowError::Overflow)?;
+        let closable_at = escrow
+            .finished_at
+            .checked_add(self.config.params.close_grace_secs)
+            .ok_or(EscrowError::Overflow)?;
         require!(now >= closable_at, EscrowError::CloseTooEarly);
         // Terminal settlement always empties the vault; a non-empty vault would mean
         // someone sent tokens to it afterwards, and closing would fail in the token program.
@@ -54,7 +56,10 @@ impl CloseEscrow<'_> {
             },
             signer,
         ))?;
-        emit_event!(EscrowClosed { job_id: self.escrow.job_id, rent_to: self.user.key() });
+        emit_event!(EscrowClosed {
+            job_id: self.escrow.job_id,
+            rent_to: self.user.key()
+        });
         Ok(())
     }
 }

@@ -49,16 +49,27 @@ impl CompletePayment<'_> {
         require!(!self.config.paused, EscrowError::Paused);
         let now = Clock::get()?.unix_timestamp;
         let escrow = &self.escrow;
-        require!(escrow.state == EscrowState::InProgress, EscrowError::InvalidState);
+        require!(
+            escrow.state == EscrowState::InProgress,
+            EscrowError::InvalidState
+        );
         require!(!escrow.has_timed_out(now), EscrowError::TimedOut);
-        require!(epochs >= escrow.epochs_required && epochs >= escrow.epochs_done, EscrowError::NotEnoughEpochs);
+        require!(
+            epochs >= escrow.epochs_required && epochs >= escrow.epochs_done,
+            EscrowError::NotEnoughEpochs
+        );
         // With no epochs beyond the last anchor, the final root must be the anchored one.
         if epochs == escrow.epochs_done {
             require!(merkle_root == escrow.merkle_root, EscrowError::RootMismatch);
         }
         check_token_account(&self.node_token, &escrow.mint, &escrow.node)?;
 
-        let statement = ProofStatement { job_id: escrow.job_id, merkle_root, final_weights_hash, epochs };
+        let statement = ProofStatement {
+            job_id: escrow.job_id,
+            merkle_root,
+            final_weights_hash,
+            epochs,
+        };
         verifier::verify(&statement, proof)?;
 
         let params = self.config.params;

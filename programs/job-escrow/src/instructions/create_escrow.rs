@@ -61,7 +61,10 @@ impl CreateEscrow<'_> {
         let params = self.config.params;
         require!(!self.config.paused, EscrowError::Paused);
         require!(amount > 0, EscrowError::ZeroAmount);
-        require!((1..=MAX_EPOCHS).contains(&epochs_required), EscrowError::InvalidEpochs);
+        require!(
+            (1..=MAX_EPOCHS).contains(&epochs_required),
+            EscrowError::InvalidEpochs
+        );
         let timeout = params.timeout_for(timeout_secs)?;
         let now = Clock::get()?.unix_timestamp;
         let timeout_at = now.checked_add(timeout).ok_or(EscrowError::Overflow)?;

@@ -24,9 +24,14 @@ pub struct FreezeForDispute<'info> {
 impl FreezeForDispute<'_> {
     pub fn handle(&mut self) -> Result<()> {
         let escrow = &mut self.escrow;
-        require!(escrow.state == EscrowState::InProgress, EscrowError::InvalidState);
+        require!(
+            escrow.state == EscrowState::InProgress,
+            EscrowError::InvalidState
+        );
         escrow.state = EscrowState::Disputed;
-        emit_event!(EscrowFrozen { job_id: escrow.job_id });
+        emit_event!(EscrowFrozen {
+            job_id: escrow.job_id
+        });
         Ok(())
     }
 }

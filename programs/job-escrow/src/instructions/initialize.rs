@@ -44,8 +44,12 @@ impl Initialize<'_> {
         bumps: &InitializeBumps,
     ) -> Result<()> {
         params.validate()?;
-        require!(admin != Pubkey::default() && coordinator != Pubkey::default(), EscrowError::InvalidParams);
-        let (_, authority_bump) = Pubkey::find_program_address(&[seeds::ESCROW_AUTHORITY], &crate::ID);
+        require!(
+            admin != Pubkey::default() && coordinator != Pubkey::default(),
+            EscrowError::InvalidParams
+        );
+        let (_, authority_bump) =
+            Pubkey::find_program_address(&[seeds::ESCROW_AUTHORITY], &crate::ID);
         self.config.set_inner(EscrowConfig {
             admin,
             governance: ids::governance_authority(),
@@ -60,7 +64,10 @@ impl Initialize<'_> {
             bump: bumps.config,
             authority_bump,
         });
-        emit_event!(EscrowConfigUpdated { by: self.deployer.key(), params });
+        emit_event!(EscrowConfigUpdated {
+            by: self.deployer.key(),
+            params
+        });
         Ok(())
     }
 }

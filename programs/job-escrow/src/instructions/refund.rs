@@ -43,7 +43,10 @@ impl Refund<'_> {
     pub fn handle(&mut self) -> Result<()> {
         let now = Clock::get()?.unix_timestamp;
         let escrow = &self.escrow;
-        require!(escrow.state == EscrowState::InProgress, EscrowError::InvalidState);
+        require!(
+            escrow.state == EscrowState::InProgress,
+            EscrowError::InvalidState
+        );
         let caller = self.caller.key();
         let (reason, outcome) = if caller == escrow.user {
             (RefundReason::UserStopped, JobOutcome::StoppedByUser)

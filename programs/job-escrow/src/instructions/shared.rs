@@ -1,7 +1,9 @@
 //! Account groups several instructions share, and the transfers out of a job's vault.
 
 use anchor_lang::prelude::*;
-use anchor_spl::token_interface::{self, Burn, Mint, TokenAccount, TokenInterface, TransferChecked};
+use anchor_spl::token_interface::{
+    self, Burn, Mint, TokenAccount, TokenInterface, TransferChecked,
+};
 use cyxwiz_common::seeds;
 use node_registry::{JobOutcome, NodeAccount, RegistryConfig, program::NodeRegistry};
 
@@ -64,7 +66,11 @@ impl<'info> RegistryHooks<'info> {
         outcome: JobOutcome,
         authority_bump: u8,
     ) -> Result<()> {
-        require_keys_eq!(self.registry_config.stake_mint, stake_mint.key(), EscrowError::WrongMint);
+        require_keys_eq!(
+            self.registry_config.stake_mint,
+            stake_mint.key(),
+            EscrowError::WrongMint
+        );
         let bump = [authority_bump];
         let signer: &[&[&[u8]]] = &[&[seeds::ESCROW_AUTHORITY, &bump]];
         node_registry::cpi::record_outcome(
@@ -156,7 +162,11 @@ impl<'info> VaultPayer<'_, 'info> {
 }
 
 /// Requires a token account to hold `mint` and belong to `owner`.
-pub fn check_token_account(account: &InterfaceAccount<'_, TokenAccount>, mint: &Pubkey, owner: &Pubkey) -> Result<()> {
+pub fn check_token_account(
+    account: &InterfaceAccount<'_, TokenAccount>,
+    mint: &Pubkey,
+    owner: &Pubkey,
+) -> Result<()> {
     require_keys_eq!(account.mint, *mint, EscrowError::WrongMint);
     require_keys_eq!(account.owner, *owner, EscrowError::WrongTokenOwner);
     Ok(())

@@ -40,8 +40,15 @@ pub struct TimeoutRefundWithSlash<'info> {
 
 impl TimeoutRefundWithSlash<'_> {
     pub fn handle(&mut self) -> Result<()> {
-        require!(self.refund.escrow.state == EscrowState::InProgress, EscrowError::InvalidState);
-        require_keys_eq!(self.registry.node.owner, self.refund.escrow.node, EscrowError::WrongNode);
+        require!(
+            self.refund.escrow.state == EscrowState::InProgress,
+            EscrowError::InvalidState
+        );
+        require_keys_eq!(
+            self.registry.node.owner,
+            self.refund.escrow.node,
+            EscrowError::WrongNode
+        );
         self.refund.settle()?;
         self.registry.record_outcome(
             &self.refund.mint,
@@ -50,7 +57,11 @@ impl TimeoutRefundWithSlash<'_> {
             JobOutcome::TimedOut,
             self.refund.config.authority_bump,
         )?;
-        emit_event!(TimeoutRefunded { job_id: self.refund.escrow.job_id, amount: self.refund.escrow.amount, node_slashed: true });
+        emit_event!(TimeoutRefunded {
+            job_id: self.refund.escrow.job_id,
+            amount: self.refund.escrow.amount,
+            node_slashed: true
+        });
         Ok(())
     }
 }
@@ -59,11 +70,18 @@ impl TimeoutRefund<'_> {
     /// For an escrow no node accepted (Locked or Assigned).
     pub fn handle(&mut self) -> Result<()> {
         require!(
-            matches!(self.escrow.state, EscrowState::Locked | EscrowState::Assigned),
+            matches!(
+                self.escrow.state,
+                EscrowState::Locked | EscrowState::Assigned
+            ),
             EscrowError::InvalidState
         );
         self.settle()?;
-        emit_event!(TimeoutRefunded { job_id: self.escrow.job_id, amount: self.escrow.amount, node_slashed: false });
+        emit_event!(TimeoutRefunded {
+            job_id: self.escrow.job_id,
+            amount: self.escrow.amount,
+            node_slashed: false
+        });
         Ok(())
     }
 

@@ -35,14 +35,20 @@ impl FeeSplit {
 
     pub fn split(&self, fee: u64) -> Result<FeeParts> {
         let staking = bps::share(fee, self.staking_bps).ok_or(EscrowError::InvalidParams)?;
-        let development = bps::share(fee, self.development_bps).ok_or(EscrowError::InvalidParams)?;
+        let development =
+            bps::share(fee, self.development_bps).ok_or(EscrowError::InvalidParams)?;
         let liquidity = bps::share(fee, self.liquidity_bps).ok_or(EscrowError::InvalidParams)?;
         let burn = fee
             .checked_sub(staking)
             .and_then(|r| r.checked_sub(development))
             .and_then(|r| r.checked_sub(liquidity))
             .ok_or(EscrowError::Overflow)?;
-        Ok(FeeParts { staking, development, liquidity, burn })
+        Ok(FeeParts {
+            staking,
+            development,
+            liquidity,
+            burn,
+        })
     }
 }
 
@@ -134,7 +140,10 @@ mod tests {
             );
         }
         let f = p.fee_split.split(10_000_000_000).unwrap();
-        assert_eq!((f.staking, f.development, f.liquidity, f.burn), (4_000_000_000, 3_000_000_000, 2_000_000_000, 1_000_000_000));
+        assert_eq!(
+            (f.staking, f.development, f.liquidity, f.burn),
+            (4_000_000_000, 3_000_000_000, 2_000_000_000, 1_000_000_000)
+        );
     }
 
     #[test]

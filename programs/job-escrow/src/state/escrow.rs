@@ -25,7 +25,10 @@ pub enum EscrowState {
 
 impl EscrowState {
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Completed | Self::Cancelled | Self::Refunded | Self::TimedOut)
+        matches!(
+            self,
+            Self::Completed | Self::Cancelled | Self::Refunded | Self::TimedOut
+        )
     }
 }
 
@@ -73,23 +76,42 @@ impl Escrow {
     pub fn settle_completed(&self, fee_bps: u16) -> Result<Settlement> {
         let fee = bps::share(self.amount, fee_bps).ok_or(EscrowError::InvalidParams)?;
         let to_node = self.amount.checked_sub(fee).ok_or(EscrowError::Overflow)?;
-        Ok(Settlement { to_user: 0, to_node, fee })
+        Ok(Settlement {
+            to_user: 0,
+            to_node,
+            fee,
+        })
     }
 
     /// Stopped job: the node is paid for anchored progress, the user gets the rest.
     pub fn settle_by_progress(&self) -> Result<Settlement> {
         let done = self.epochs_done.min(self.epochs_required);
-        let to_node = bps::ratio(self.amount, u64::from(done), u64::from(self.epochs_required))
+        let to_node = bps::ratio(
+            self.amount,
+            u64::from(done),
+            u64::from(self.epochs_required),
+        )
+        .ok_or(EscrowError::Overflow)?;
+        let to_user = self
+            .amount
+            .checked_sub(to_node)
             .ok_or(EscrowError::Overflow)?;
-        let to_user = self.amount.checked_sub(to_node).ok_or(EscrowError::Overflow)?;
-        Ok(Settlement { to_user, to_node, fee: 0 })
+        Ok(Settlement {
+            to_user,
+            to_node,
+            fee: 0,
+        })
     }
 
     /// Cancelled before acceptance: the cancellation fee is kept, the rest refunded.
     pub fn settle_cancelled(&self, cancel_fee_bps: u16) -> Result<Settlement> {
         let fee = bps::share(self.amount, cancel_fee_bps).ok_or(EscrowError::InvalidParams)?;
         let to_user = self.amount.checked_sub(fee).ok_or(EscrowError::Overflow)?;
-        Ok(Settlement { to_user, to_node: 0, fee })
+        Ok(Settlement {
+            to_user,
+            to_node: 0,
+            fee,
+        })
     }
 
     pub fn finish(&mut self, state: EscrowState, now: i64) {
@@ -128,9 +150,30 @@ mod tests {
 
     #[test]
     fn progress_refunds_follow_the_spec_table() {
-        assert_eq!(escrow(100, 10, 0).settle_by_progress().unwrap(), Settlement { to_user: 100, to_node: 0, fee: 0 });
-        assert_eq!(escrow(100, 10, 5).settle_by_progress().unwrap(), Settlement { to_user: 50, to_node: 50, fee: 0 });
-        assert_eq!(escrow(100, 10, 10).settle_by_progress().unwrap(), Settlement { to_user: 0, to_node: 100, fee: 0 });
+        assert_eq!(
+            escrow(100, 10, 0).settle_by_progress().unwrap(),
+            Settlement {
+                to_user: 100,
+                to_node: 0,
+                fee: 0
+            }
+        );
+        assert_eq!(
+            escrow(100, 10, 5).settle_by_progress().unwrap(),
+            Settlement {
+                to_user: 50,
+                to_node: 50,
+                fee: 0
+            }
+        );
+        assert_eq!(
+            escrow(100, 10, 10).settle_by_progress().unwrap(),
+            Settlement {
+                to_user: 0,
+                to_node: 100,
+                fee: 0
+            }
+        );
         // Rounding favours the user; nothing is lost.
         let s = escrow(101, 3, 1).settle_by_progress().unwrap();
         assert_eq!(s.to_user + s.to_node, 101);
@@ -139,14 +182,35 @@ mod tests {
 
     #[test]
     fn completion_pays_ninety_ten_and_diamond_ninety_two_eight() {
-        assert_eq!(escrow(100, 1, 1).settle_completed(1_000).unwrap(), Settlement { to_user: 0, to_node: 90, fee: 10 });
-        assert_eq!(escrow(100, 1, 1).settle_completed(800).unwrap(), Settlement { to_user: 0, to_node: 92, fee: 8 });
+        assert_eq!(
+            escrow(100, 1, 1).settle_completed(1_000).unwrap(),
+            Settlement {
+                to_user: 0,
+                to_node: 90,
+                fee: 10
+            }
+        );
+        assert_eq!(
+            escrow(100, 1, 1).settle_completed(800).unwrap(),
+            Settlement {
+                to_user: 0,
+                to_node: 92,
+                fee: 8
+            }
+        );
         let s = escrow(u64::MAX, 1, 1).settle_completed(1_000).unwrap();
         assert_eq!(s.to_node as u128 + s.fee as u128, u64::MAX as u128);
     }
 
     #[test]
     fn cancellation_keeps_the_fee() {
-        assert_eq!(escrow(100, 1, 0).settle_cancelled(1_000).unwrap(), Settlement { to_user: 90, to_node: 0, fee: 10 });
+        assert_eq!(
+            escrow(100, 1, 0).settle_cancelled(1_000).unwrap(),
+            Settlement {
+                to_user: 90,
+                to_node: 0,
+                fee: 10
+            }
+        );
     }
 }

@@ -23,7 +23,10 @@ impl UpdateConfig<'_> {
     pub fn update_params(&mut self, params: RegistryParams) -> Result<()> {
         params.validate()?;
         self.config.params = params;
-        emit_event!(RegistryParamsUpdated { by: self.authority.key(), params });
+        emit_event!(RegistryParamsUpdated {
+            by: self.authority.key(),
+            params
+        });
         Ok(())
     }
 

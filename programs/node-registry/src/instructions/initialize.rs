@@ -61,7 +61,11 @@ impl Initialize<'_> {
             bump: bumps.config,
             vault_bump: bumps.stake_vault,
         });
-        emit_event!(RegistryInitialized { admin: self.admin.key(), stake_mint: self.stake_mint.key(), params });
+        emit_event!(RegistryInitialized {
+            admin: self.admin.key(),
+            stake_mint: self.stake_mint.key(),
+            params
+        });
         Ok(())
     }
 }

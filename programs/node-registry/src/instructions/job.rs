@@ -31,9 +31,16 @@ impl LockForJob<'_> {
         let params = self.config.params;
         let node = &mut self.node;
         node.check_eligible(now, &params, job_amount)?;
-        node.active_jobs = node.active_jobs.checked_add(1).ok_or(RegistryError::Overflow)?;
+        node.active_jobs = node
+            .active_jobs
+            .checked_add(1)
+            .ok_or(RegistryError::Overflow)?;
         node.extend_lock(now, &params)?;
-        emit_event!(JobLocked { node: node.key(), active_jobs: node.active_jobs, locked_until: node.locked_until });
+        emit_event!(JobLocked {
+            node: node.key(),
+            active_jobs: node.active_jobs,
+            locked_until: node.locked_until
+        });
         Ok(())
     }
 }
@@ -74,17 +81,31 @@ impl RecordOutcome<'_> {
         let mut config = (*self.config).clone();
         let node = &mut self.node;
 
-        node.active_jobs = node.active_jobs.checked_sub(1).ok_or(RegistryError::NoActiveJob)?;
+        node.active_jobs = node
+            .active_jobs
+            .checked_sub(1)
+            .ok_or(RegistryError::NoActiveJob)?;
         node.extend_lock(now, &params)?;
         if outcome.is_failure() {
-            node.jobs_failed = node.jobs_failed.checked_add(1).ok_or(RegistryError::Overflow)?;
+            node.jobs_failed = node
+                .jobs_failed
+                .checked_add(1)
+                .ok_or(RegistryError::Overflow)?;
         } else {
-            node.jobs_completed = node.jobs_completed.checked_add(1).ok_or(RegistryError::Overflow)?;
+            node.jobs_completed = node
+                .jobs_completed
+                .checked_add(1)
+                .ok_or(RegistryError::Overflow)?;
         }
 
         let direct = match outcome {
-            JobOutcome::TimedOut => Some((SlashReason::Timeout, params.tier_for(job_amount).failure_slash_bps)),
-            JobOutcome::InvalidProof => Some((SlashReason::InvalidProof, params.invalid_proof_slash_bps)),
+            JobOutcome::TimedOut => Some((
+                SlashReason::Timeout,
+                params.tier_for(job_amount).failure_slash_bps,
+            )),
+            JobOutcome::InvalidProof => {
+                Some((SlashReason::InvalidProof, params.invalid_proof_slash_bps))
+            }
             _ => None,
         };
         if let Some((reason, rate)) = direct
@@ -104,7 +125,10 @@ impl RecordOutcome<'_> {
                 )?;
             }
             node.suspend(now, &params)?;
-            emit_event!(NodeSuspended { node: node_key, until: node.suspended_until });
+            emit_event!(NodeSuspended {
+                node: node_key,
+                until: node.suspended_until
+            });
         }
         self.config.total_staked = config.total_staked;
         emit_event!(JobReleased {

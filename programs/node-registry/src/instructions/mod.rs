@@ -88,7 +88,10 @@ pub fn apply_slash(
     rate_bps: u16,
 ) -> Result<SlashSplit> {
     let split = node.slash(rate_bps, &config.params)?;
-    config.total_staked = config.total_staked.checked_sub(split.total).ok_or(RegistryError::Overflow)?;
+    config.total_staked = config
+        .total_staked
+        .checked_sub(split.total)
+        .ok_or(RegistryError::Overflow)?;
     accounts.execute(split)?;
     emit_event!(NodeSlashed {
         node: node_key,
@@ -112,7 +115,15 @@ pub fn deposit_stake<'info>(
     decimals: u8,
 ) -> Result<()> {
     token_interface::transfer_checked(
-        CpiContext::new(token_program.key(), TransferChecked { from, mint, to: vault, authority: owner }),
+        CpiContext::new(
+            token_program.key(),
+            TransferChecked {
+                from,
+                mint,
+                to: vault,
+                authority: owner,
+            },
+        ),
         amount,
         decimals,
     )

@@ -26,13 +26,19 @@ pub struct NodeOwnerAction<'info> {
 
 impl NodeOwnerAction<'_> {
     pub fn heartbeat(&mut self) -> Result<()> {
-        require!(self.node.status != NodeStatus::Banned, RegistryError::NodeBanned);
+        require!(
+            self.node.status != NodeStatus::Banned,
+            RegistryError::NodeBanned
+        );
         self.node.last_heartbeat = Clock::get()?.unix_timestamp;
         Ok(())
     }
 
     pub fn update_capabilities(&mut self, capabilities: Capabilities) -> Result<()> {
-        require!(self.node.status != NodeStatus::Banned, RegistryError::NodeBanned);
+        require!(
+            self.node.status != NodeStatus::Banned,
+            RegistryError::NodeBanned
+        );
         self.node.capabilities = capabilities;
         Ok(())
     }
@@ -50,9 +56,13 @@ impl NodeOwnerAction<'_> {
             require!(now >= node.suspended_until, RegistryError::NodeSuspended);
         }
         node.unstake_requested_at = now;
-        let withdrawable_at =
-            now.checked_add(self.config.params.unstake_cooldown_secs).ok_or(RegistryError::Overflow)?;
-        emit_event!(UnstakeRequested { node: node.key(), withdrawable_at });
+        let withdrawable_at = now
+            .checked_add(self.config.params.unstake_cooldown_secs)
+            .ok_or(RegistryError::Overflow)?;
+        emit_event!(UnstakeRequested {
+            node: node.key(),
+            withdrawable_at
+        });
         Ok(())
     }
 

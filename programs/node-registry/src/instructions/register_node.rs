@@ -52,9 +52,14 @@ impl RegisterNode<'_> {
         require!(!self.config.paused, RegistryError::Paused);
         require!(node_id != [0; 32], RegistryError::InvalidNodeId);
         let params = self.config.params;
-        require!(stake >= params.min_registration_stake(), RegistryError::InsufficientStake);
+        require!(
+            stake >= params.min_registration_stake(),
+            RegistryError::InsufficientStake
+        );
         let now = Clock::get()?.unix_timestamp;
-        let locked_until = now.checked_add(params.min_lock_secs).ok_or(RegistryError::Overflow)?;
+        let locked_until = now
+            .checked_add(params.min_lock_secs)
+            .ok_or(RegistryError::Overflow)?;
 
         deposit_stake(
             &self.token_program.to_account_info(),
@@ -85,8 +90,14 @@ impl RegisterNode<'_> {
             bump: bumps.node,
         });
         let config = &mut self.config;
-        config.total_staked = config.total_staked.checked_add(stake).ok_or(RegistryError::Overflow)?;
-        config.node_count = config.node_count.checked_add(1).ok_or(RegistryError::Overflow)?;
+        config.total_staked = config
+            .total_staked
+            .checked_add(stake)
+            .ok_or(RegistryError::Overflow)?;
+        config.node_count = config
+            .node_count
+            .checked_add(1)
+            .ok_or(RegistryError::Overflow)?;
         emit_event!(NodeRegistered {
             node: self.node.key(),
             owner: self.owner.key(),

@@ -65,7 +65,10 @@ impl Slash<'_> {
             }
             SlashReason::RepeatedFailures => {
                 node.suspend(now, &params)?;
-                emit_event!(NodeSuspended { node: node_key, until: node.suspended_until });
+                emit_event!(NodeSuspended {
+                    node: node_key,
+                    until: node.suspended_until
+                });
             }
             SlashReason::Timeout | SlashReason::InvalidProof => {}
         }

@@ -41,7 +41,10 @@ impl StakeMore<'_> {
     pub fn handle(&mut self, amount: u64) -> Result<()> {
         require!(!self.config.paused, RegistryError::Paused);
         require!(amount > 0, RegistryError::ZeroAmount);
-        require!(self.node.status != NodeStatus::Banned, RegistryError::NodeBanned);
+        require!(
+            self.node.status != NodeStatus::Banned,
+            RegistryError::NodeBanned
+        );
         require!(!self.node.is_unstaking(), RegistryError::NodeUnstaking);
         deposit_stake(
             &self.token_program.to_account_info(),
@@ -52,8 +55,16 @@ impl StakeMore<'_> {
             amount,
             self.stake_mint.decimals,
         )?;
-        self.node.stake = self.node.stake.checked_add(amount).ok_or(RegistryError::Overflow)?;
-        self.config.total_staked = self.config.total_staked.checked_add(amount).ok_or(RegistryError::Overflow)?;
+        self.node.stake = self
+            .node
+            .stake
+            .checked_add(amount)
+            .ok_or(RegistryError::Overflow)?;
+        self.config.total_staked = self
+            .config
+            .total_staked
+            .checked_add(amount)
+            .ok_or(RegistryError::Overflow)?;
         emit_event!(StakeChanged {
             node: self.node.key(),
             stake: self.node.stake,

@@ -71,7 +71,10 @@ impl<'info> WithdrawStake<'info> {
             )?;
         }
         let config = &mut self.config;
-        config.total_staked = config.total_staked.checked_sub(amount).ok_or(RegistryError::Overflow)?;
+        config.total_staked = config
+            .total_staked
+            .checked_sub(amount)
+            .ok_or(RegistryError::Overflow)?;
 
         let banned = self.node.status == NodeStatus::Banned;
         if banned {
@@ -81,7 +84,12 @@ impl<'info> WithdrawStake<'info> {
             config.node_count = config.node_count.saturating_sub(1);
             self.node.close(self.owner.to_account_info())?;
         }
-        emit_event!(StakeWithdrawn { node: self.node.key(), owner: self.owner.key(), amount, closed: !banned });
+        emit_event!(StakeWithdrawn {
+            node: self.node.key(),
+            owner: self.owner.key(),
+            amount,
+            closed: !banned
+        });
         Ok(())
     }
 }

@@ -58,13 +58,17 @@ impl RegistryParams {
         ]
         .iter()
         .all(|w| *w > 0);
-        let tiers_ok = self.stake_tiers.windows(2).all(|w| {
-            w[0].max_job_amount < w[1].max_job_amount && w[0].min_stake <= w[1].min_stake
-        }) && self.stake_tiers[0].min_stake > 0
-            && self.stake_tiers[3].max_job_amount == u64::MAX;
+        let tiers_ok =
+            self.stake_tiers.windows(2).all(|w| {
+                w[0].max_job_amount < w[1].max_job_amount && w[0].min_stake <= w[1].min_stake
+            }) && self.stake_tiers[0].min_stake > 0
+                && self.stake_tiers[3].max_job_amount == u64::MAX;
         let count_ok = self.repeated_failure_count >= 1
             && usize::from(self.repeated_failure_count) <= MAX_FAILURE_WINDOW;
-        require!(bps_ok && windows_ok && tiers_ok && count_ok, RegistryError::InvalidParams);
+        require!(
+            bps_ok && windows_ok && tiers_ok && count_ok,
+            RegistryError::InvalidParams
+        );
         Ok(())
     }
 

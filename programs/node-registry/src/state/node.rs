@@ -6,7 +6,9 @@ use cyxwiz_common::bps;
 use crate::{constants::MAX_FAILURE_WINDOW, error::RegistryError, state::RegistryParams};
 
 /// What the node offers, as declared by its operator (the coordinator verifies it off-chain).
-#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq, InitSpace)]
+#[derive(
+    AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq, InitSpace,
+)]
 pub struct Capabilities {
     pub cpu_cores: u16,
     pub ram_mb: u32,
@@ -57,7 +59,10 @@ pub enum JobOutcome {
 
 impl JobOutcome {
     pub fn is_failure(self) -> bool {
-        matches!(self, JobOutcome::Failed | JobOutcome::TimedOut | JobOutcome::InvalidProof)
+        matches!(
+            self,
+            JobOutcome::Failed | JobOutcome::TimedOut | JobOutcome::InvalidProof
+        )
     }
 }
 
@@ -107,15 +112,25 @@ impl NodeAccount {
             _ => {}
         }
         require!(!self.is_unstaking(), RegistryError::NodeUnstaking);
-        let age = now.checked_sub(self.last_heartbeat).ok_or(RegistryError::Overflow)?;
-        require!(age <= params.heartbeat_max_age_secs, RegistryError::HeartbeatStale);
-        require!(self.stake >= params.tier_for(job_amount).min_stake, RegistryError::InsufficientStake);
+        let age = now
+            .checked_sub(self.last_heartbeat)
+            .ok_or(RegistryError::Overflow)?;
+        require!(
+            age <= params.heartbeat_max_age_secs,
+            RegistryError::HeartbeatStale
+        );
+        require!(
+            self.stake >= params.tier_for(job_amount).min_stake,
+            RegistryError::InsufficientStake
+        );
         Ok(())
     }
 
     /// Extends the lock so the stake stays at risk `lock_per_job_secs` past now.
     pub fn extend_lock(&mut self, now: i64, params: &RegistryParams) -> Result<()> {
-        let until = now.checked_add(params.lock_per_job_secs).ok_or(RegistryError::Overflow)?;
+        let until = now
+            .checked_add(params.lock_per_job_secs)
+            .ok_or(RegistryError::Overflow)?;
         self.locked_until = self.locked_until.max(until);
         Ok(())
     }
@@ -124,11 +139,24 @@ impl NodeAccount {
     pub fn slash(&mut self, rate_bps: u16, params: &RegistryParams) -> Result<SlashSplit> {
         require!(self.stake > 0, RegistryError::NothingToSlash);
         let total = bps::share(self.stake, rate_bps).ok_or(RegistryError::InvalidParams)?;
-        let insurance = bps::share(total, params.insurance_bps).ok_or(RegistryError::InvalidParams)?;
-        let burned = total.checked_sub(insurance).ok_or(RegistryError::Overflow)?;
-        self.stake = self.stake.checked_sub(total).ok_or(RegistryError::Overflow)?;
-        self.total_slashed = self.total_slashed.checked_add(total).ok_or(RegistryError::Overflow)?;
-        Ok(SlashSplit { total, insurance, burned })
+        let insurance =
+            bps::share(total, params.insurance_bps).ok_or(RegistryError::InvalidParams)?;
+        let burned = total
+            .checked_sub(insurance)
+            .ok_or(RegistryError::Overflow)?;
+        self.stake = self
+            .stake
+            .checked_sub(total)
+            .ok_or(RegistryError::Overflow)?;
+        self.total_slashed = self
+            .total_slashed
+            .checked_add(total)
+            .ok_or(RegistryError::Overflow)?;
+        Ok(SlashSplit {
+            total,
+            insurance,
+            burned,
+        })
     }
 
     /// Records a failure at `now`; returns true if it completes a repeated-failure streak
@@ -160,7 +188,9 @@ impl NodeAccount {
 
     pub fn suspend(&mut self, now: i64, params: &RegistryParams) -> Result<()> {
         self.status = NodeStatus::Suspended;
-        self.suspended_until = now.checked_add(params.suspension_secs).ok_or(RegistryError::Overflow)?;
+        self.suspended_until = now
+            .checked_add(params.suspension_secs)
+            .ok_or(RegistryError::Overflow)?;
         Ok(())
     }
 }
@@ -198,8 +228,14 @@ mod tests {
         assert_eq!(p.tier_for(9 * ONE_CYXWIZ).min_stake, 50 * ONE_CYXWIZ);
         assert_eq!(p.tier_for(10 * ONE_CYXWIZ).min_stake, 200 * ONE_CYXWIZ);
         assert_eq!(p.tier_for(50 * ONE_CYXWIZ).min_stake, 200 * ONE_CYXWIZ);
-        assert_eq!(p.tier_for(50 * ONE_CYXWIZ + 1).min_stake, 1_000 * ONE_CYXWIZ);
-        assert_eq!(p.tier_for(200 * ONE_CYXWIZ + 1).min_stake, 5_000 * ONE_CYXWIZ);
+        assert_eq!(
+            p.tier_for(50 * ONE_CYXWIZ + 1).min_stake,
+            1_000 * ONE_CYXWIZ
+        );
+        assert_eq!(
+            p.tier_for(200 * ONE_CYXWIZ + 1).min_stake,
+            5_000 * ONE_CYXWIZ
+        );
         assert_eq!(p.tier_for(u64::MAX).failure_slash_bps, 2_500);
         p.validate().unwrap();
     }
