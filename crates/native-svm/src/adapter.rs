@@ -39,7 +39,7 @@ use solana_instruction::{
 use solana_program_entrypoint::{SUCCESS, deserialize};
 use solana_program_error::{ProgramError, ProgramResult};
 use solana_program_runtime::{
-    invoke_context::InvokeContext, serialization::serialize_parameters, stable_log,
+    invoke_context::InvokeContext, serialization::serialize_parameters,
     sysvar_cache::SysvarCache,
 };
 use solana_pubkey::Pubkey;
@@ -52,7 +52,8 @@ use solana_transaction_context::IndexOfAccount;
 
 /// The entry point every Anchor program generates (`my_program::entry`), with the single
 /// `'info` lifetime Anchor requires.
-pub type AnchorEntry = for<'info> fn(&Pubkey, &'info [AccountInfo<'info>], &[u8]) -> ProgramResult;
+pub type AnchorEntry =
+    for<'info> fn(&'info Pubkey, &'info [AccountInfo<'info>], &'info [u8]) -> ProgramResult;
 
 thread_local! {
     static INVOKE_CONTEXT: RefCell<Option<usize>> = const { RefCell::new(None) };
@@ -96,13 +97,8 @@ pub fn invoke_native_entry(
 
     invoke_context.compute_meter.consume_checked(1)?;
 
-    let log_collector = invoke_context.get_log_collector();
-    let program_id = *instruction_context.get_program_key()?;
-    stable_log::program_invoke(
-        &log_collector,
-        &program_id,
-        invoke_context.get_stack_height(),
-    );
+    // The runtime itself logs `invoke`, `success` and `failed` for every program (and for
+    // CPIs), so the adapter logs none of them.
 
     let deduplicated_indices: HashSet<IndexOfAccount> = instruction_account_indices.collect();
     let direct_account_pointers = invoke_context
@@ -123,18 +119,10 @@ pub fn invoke_native_entry(
     })) {
         Ok(Ok(())) => {}
         Ok(Err(program_error)) => {
-            let err = InstructionError::from(u64::from(program_error));
-            stable_log::program_failure(&log_collector, &program_id, &err);
-            return Err(Box::new(err));
+            return Err(Box::new(InstructionError::from(u64::from(program_error))));
         }
-        Err(_panic) => {
-            let err = InstructionError::ProgramFailedToComplete;
-            stable_log::program_failure(&log_collector, &program_id, &err);
-            return Err(Box::new(err));
-        }
+        Err(_panic) => return Err(Box::new(InstructionError::ProgramFailedToComplete)),
     }
-
-    stable_log::program_success(&log_collector, &program_id);
 
     let account_info_map: HashMap<_, _> = account_infos.into_iter().map(|a| (a.key, a)).collect();
 
@@ -165,9 +153,9 @@ pub fn invoke_native_entry(
 /// while the deserialised accounts borrow the input buffer for longer than the slice.
 fn call_entry<'a, 'b>(
     entry: AnchorEntry,
-    program_id: &Pubkey,
+    program_id: &'b Pubkey,
     accounts: &'b [AccountInfo<'a>],
-    data: &[u8],
+    data: &'b [u8],
 ) -> ProgramResult {
     // SAFETY: shortens the accounts' lifetime `'a` to the slice's `'b` (`'a: 'b` holds
     // because the slice borrows the accounts). `AccountInfo` is invariant only because of
@@ -312,18 +300,11 @@ impl SyscallStubs {
         signers_seeds: &[&[&[u8]]],
     ) -> ProgramResult {
         let invoke_context = get_invoke_context();
-        let log_collector = invoke_context.get_log_collector();
         let caller = invoke_context
             .transaction_context
             .get_current_instruction_context()
             .and_then(|ctx| ctx.get_program_key().copied())
             .map_err(|_| ProgramError::InvalidInstructionData)?;
-
-        stable_log::program_invoke(
-            &log_collector,
-            &instruction.program_id,
-            invoke_context.get_stack_height(),
-        );
 
         let mut signers = Vec::with_capacity(signers_seeds.len());
         for seeds in signers_seeds {
@@ -416,8 +397,6 @@ impl SyscallStubs {
             }
             info.try_borrow_mut_data()?.clone_from_slice(new_data);
         }
-
-        stable_log::program_success(&log_collector, &instruction.program_id);
         Ok(())
     }
 

@@ -43,7 +43,12 @@ pub struct SetInsuranceVault<'info> {
     pub authority: Signer<'info>,
     #[account(mut, seeds = [seeds::REGISTRY_CONFIG], bump = config.bump)]
     pub config: Account<'info, RegistryConfig>,
-    #[account(token::mint = config.stake_mint)]
+    /// Never the stake vault itself: slashed stake would stay in the vault while leaving
+    /// `total_staked`, and every slash and job release would fail on a duplicate account.
+    #[account(
+        token::mint = config.stake_mint,
+        constraint = insurance_vault.key() != config.stake_vault @ RegistryError::WrongVault,
+    )]
     pub insurance_vault: InterfaceAccount<'info, TokenAccount>,
 }
 

@@ -187,7 +187,11 @@ impl NodeAccount {
     }
 
     pub fn suspend(&mut self, now: i64, params: &RegistryParams) -> Result<()> {
-        self.status = NodeStatus::Suspended;
+        // A ban is permanent: a later suspension must not downgrade it (the node could
+        // take jobs again, and its tombstone would be closed on withdrawal).
+        if self.status != NodeStatus::Banned {
+            self.status = NodeStatus::Suspended;
+        }
         self.suspended_until = now
             .checked_add(params.suspension_secs)
             .ok_or(RegistryError::Overflow)?;
