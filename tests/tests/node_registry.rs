@@ -1597,3 +1597,41 @@ fn decimals_of_the_fixture_mint_are_nine() {
     let mint = env.chain.account(&env.mint).unwrap();
     assert_eq!(mint.data[44], DECIMALS);
 }
+
+#[test]
+fn initialize_with_the_default_pubkey_as_admin_fails_with_invalid_params() {
+    let mut env = Env::uninitialized(kit::TOKEN_PROGRAM);
+    let deployer = env.deployer.insecure_clone();
+    let mut accounts = env.initialize_accounts();
+    accounts.admin = Pubkey::default();
+    let result = env.send(
+        registry_ix(
+            accounts,
+            rix::Initialize {
+                params: default_params(),
+            },
+        ),
+        &[&deployer],
+    );
+    assert_anchor_err(result, RegistryError::InvalidParams);
+    assert!(env.chain.account(&config_pda()).is_none());
+}
+
+#[test]
+fn suspension_imposed_during_the_cooldown_must_be_served_before_withdrawal() {
+    let mut env = Env::new();
+    let stake = 200 * ONE_CYXWIZ;
+    let op = env.registered(stake, stake);
+    env.start_unstake(&op);
+    env.admin_slash(&op.key(), SlashReason::RepeatedFailures)
+        .unwrap();
+    env.chain.warp(14 * DAY);
+    let before = env.snapshot();
+    assert_anchor_err(env.withdraw(&op), RegistryError::NodeSuspended);
+    assert_eq!(env.snapshot(), before);
+    env.chain.warp(16 * DAY);
+    env.withdraw(&op).unwrap();
+    assert_eq!(env.balance(&op.token), 140 * ONE_CYXWIZ);
+    env.assert_conserved();
+    env.assert_supply_accounted();
+}

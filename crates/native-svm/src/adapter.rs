@@ -39,8 +39,7 @@ use solana_instruction::{
 use solana_program_entrypoint::{SUCCESS, deserialize};
 use solana_program_error::{ProgramError, ProgramResult};
 use solana_program_runtime::{
-    invoke_context::InvokeContext, serialization::serialize_parameters,
-    sysvar_cache::SysvarCache,
+    invoke_context::InvokeContext, serialization::serialize_parameters, sysvar_cache::SysvarCache,
 };
 use solana_pubkey::Pubkey;
 use solana_rent::Rent;

@@ -46,6 +46,10 @@ pub struct Initialize<'info> {
 impl Initialize<'_> {
     pub fn handle(&mut self, params: RegistryParams, bumps: &InitializeBumps) -> Result<()> {
         params.validate()?;
+        require!(
+            self.admin.key() != Pubkey::default(),
+            RegistryError::InvalidParams
+        );
         self.config.set_inner(RegistryConfig {
             admin: self.admin.key(),
             governance: ids::governance_authority(),

@@ -50,6 +50,11 @@ impl<'info> WithdrawStake<'info> {
             .checked_add(self.config.params.unstake_cooldown_secs)
             .ok_or(RegistryError::Overflow)?;
         require!(now >= ready_at, RegistryError::CooldownActive);
+        // A suspension imposed during the cooldown must be served: withdrawing closes the
+        // account, and a fresh registration would otherwise dodge it.
+        if node.status == NodeStatus::Suspended {
+            require!(now >= node.suspended_until, RegistryError::NodeSuspended);
+        }
 
         let amount = node.stake;
         if amount > 0 {
