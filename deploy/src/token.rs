@@ -103,7 +103,8 @@ pub fn plan(
                 )
                 .map_err(tok)?,
             ],
-            signers: vec![mint_authority.insecure_clone()],
+            // The new account signs its own `create_account`.
+            signers: vec![account, mint_authority.insecure_clone()],
         });
         distribution.push((*name, *owner, account_key, amount));
     }

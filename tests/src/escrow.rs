@@ -208,6 +208,9 @@ pub struct Balances {
     pub insurance: u64,
 }
 
+/// An account's lamports and data.
+pub type RawAccount = (u64, Vec<u8>);
+
 /// All state a JobEscrow transaction could touch: the registry snapshot (every fixture
 /// token account, stakes, registry config and node accounts), every escrow vault's
 /// balance and the raw data of the escrow config, every escrow and every vault.
@@ -215,7 +218,7 @@ pub struct Balances {
 pub struct EscrowSnapshot {
     pub registry: Snapshot,
     pub vaults: Vec<(Pubkey, u64)>,
-    pub raw: Vec<(Pubkey, Option<(u64, Vec<u8>)>)>,
+    pub raw: Vec<(Pubkey, Option<RawAccount>)>,
 }
 
 // ── the fixture ──────────────────────────────────────────────────────────

@@ -67,7 +67,11 @@ fn initialize_by_the_deployer_sets_the_config() {
     let ix = f.initialize_ix(escrow_params());
     let before = f.escrow_snapshot();
     let err = f.send(ix, &[&deployer]).unwrap_err();
-    assert_eq!(err.custom_code(), Some(0), "system program: account already in use; {err}");
+    assert_eq!(
+        err.custom_code(),
+        Some(0),
+        "system program: account already in use; {err}"
+    );
     assert_eq!(f.escrow_snapshot(), before);
 }
 
@@ -78,26 +82,58 @@ fn initialize_rejects_other_signers_bad_params_and_wrong_accounts() {
     let admin = f.escrow_admin.pubkey();
     let coordinator = f.coordinator.pubkey();
     let init = |accounts, admin, coordinator, params| {
-        escrow_ix(accounts, eix::Initialize { admin, coordinator, params })
+        escrow_ix(
+            accounts,
+            eix::Initialize {
+                admin,
+                coordinator,
+                params,
+            },
+        )
     };
 
     // Anyone but the deployer.
     let attacker = f.wallet();
-    let ix = init(f.escrow_initialize_accounts(&attacker.pubkey()), admin, coordinator, escrow_params());
+    let ix = init(
+        f.escrow_initialize_accounts(&attacker.pubkey()),
+        admin,
+        coordinator,
+        escrow_params(),
+    );
     f.fails(ix, &[&attacker], EscrowError::NotDeployer);
 
     // Bad parameters.
     let mut bad = escrow_params();
     bad.fee_split.burn_bps += 1;
-    let ix = init(f.escrow_initialize_accounts(&ids::DEPLOYER), admin, coordinator, bad);
+    let ix = init(
+        f.escrow_initialize_accounts(&ids::DEPLOYER),
+        admin,
+        coordinator,
+        bad,
+    );
     f.fails(ix, &[&deployer], EscrowError::InvalidParams);
     let mut bad = escrow_params();
     bad.min_timeout_secs = 0;
-    let ix = init(f.escrow_initialize_accounts(&ids::DEPLOYER), admin, coordinator, bad);
+    let ix = init(
+        f.escrow_initialize_accounts(&ids::DEPLOYER),
+        admin,
+        coordinator,
+        bad,
+    );
     f.fails(ix, &[&deployer], EscrowError::InvalidParams);
-    let ix = init(f.escrow_initialize_accounts(&ids::DEPLOYER), Pubkey::default(), coordinator, escrow_params());
+    let ix = init(
+        f.escrow_initialize_accounts(&ids::DEPLOYER),
+        Pubkey::default(),
+        coordinator,
+        escrow_params(),
+    );
     f.fails(ix, &[&deployer], EscrowError::InvalidParams);
-    let ix = init(f.escrow_initialize_accounts(&ids::DEPLOYER), admin, Pubkey::default(), escrow_params());
+    let ix = init(
+        f.escrow_initialize_accounts(&ids::DEPLOYER),
+        admin,
+        Pubkey::default(),
+        escrow_params(),
+    );
     f.fails(ix, &[&deployer], EscrowError::InvalidParams);
 
     // A treasury account of another mint.
@@ -131,24 +167,38 @@ fn update_params_by_admin_or_governance_applies_to_later_settlements() {
     let mut p = escrow_params();
     p.fee_bps = 500;
     p.diamond_fee_bps = 400;
-    let ix = escrow_ix(f.escrow_update_config_accounts(&user.key()), eix::UpdateParams { params: p });
+    let ix = escrow_ix(
+        f.escrow_update_config_accounts(&user.key()),
+        eix::UpdateParams { params: p },
+    );
     f.fails(ix, &[&user.wallet], EscrowError::NotAdminOrGovernance);
     let coordinator = f.coordinator.insecure_clone();
-    let ix = escrow_ix(f.escrow_update_config_accounts(&coordinator.pubkey()), eix::UpdateParams { params: p });
+    let ix = escrow_ix(
+        f.escrow_update_config_accounts(&coordinator.pubkey()),
+        eix::UpdateParams { params: p },
+    );
     f.fails(ix, &[&coordinator], EscrowError::NotAdminOrGovernance);
 
     // Invalid.
     let mut bad = p;
     bad.diamond_fee_bps = p.fee_bps + 1;
-    let ix = escrow_ix(f.escrow_update_config_accounts(&admin.pubkey()), eix::UpdateParams { params: bad });
+    let ix = escrow_ix(
+        f.escrow_update_config_accounts(&admin.pubkey()),
+        eix::UpdateParams { params: bad },
+    );
     f.fails(ix, &[&admin], EscrowError::InvalidParams);
     let mut bad = p;
     bad.max_timeout_secs = bad.default_timeout_secs - 1;
-    let ix = escrow_ix(f.escrow_update_config_accounts(&admin.pubkey()), eix::UpdateParams { params: bad });
+    let ix = escrow_ix(
+        f.escrow_update_config_accounts(&admin.pubkey()),
+        eix::UpdateParams { params: bad },
+    );
     f.fails(ix, &[&admin], EscrowError::InvalidParams);
 
     // Admin.
-    let ok = f.escrow_update_params(&admin, p).expect("admin updates params");
+    let ok = f
+        .escrow_update_params(&admin, p)
+        .expect("admin updates params");
     assert_eq!(f.escrow_config().params, p);
     assert_eq!(ok.event::<EscrowConfigUpdated>().by, admin.pubkey());
 
@@ -159,15 +209,26 @@ fn update_params_by_admin_or_governance_applies_to_later_settlements() {
         f.escrow_update_config_accounts(&ids::governance_authority()),
         eix::UpdateParams { params: g },
     );
-    let ok = f.send(via_dispute_dao(AS_GOVERNANCE, inner), &[]).expect("governance updates params");
+    let ok = f
+        .send(via_dispute_dao(AS_GOVERNANCE, inner), &[])
+        .expect("governance updates params");
     assert_eq!(f.escrow_config().params, g);
-    assert_eq!(ok.event::<EscrowConfigUpdated>().by, ids::governance_authority());
+    assert_eq!(
+        ok.event::<EscrowConfigUpdated>().by,
+        ids::governance_authority()
+    );
     // The dispute PDA is not governance.
     let inner = escrow_ix(
         f.escrow_update_config_accounts(&ids::dispute_authority()),
-        eix::UpdateParams { params: escrow_params() },
+        eix::UpdateParams {
+            params: escrow_params(),
+        },
     );
-    f.fails(via_dispute_dao(AS_DISPUTE_AUTHORITY, inner), &[], EscrowError::NotAdminOrGovernance);
+    f.fails(
+        via_dispute_dao(AS_DISPUTE_AUTHORITY, inner),
+        &[],
+        EscrowError::NotAdminOrGovernance,
+    );
 
     // The job locked under a 10 % fee settles at the 5 % now configured.
     f.checkpoints(&job, &node, EPOCHS);
@@ -194,28 +255,52 @@ fn set_admin_rotates_the_admin() {
     let admin = f.escrow_admin.insecure_clone();
     let new_admin = f.wallet();
 
-    let ix = escrow_ix(f.escrow_update_config_accounts(&user.key()), eix::SetAdmin { new_admin: user.key() });
+    let ix = escrow_ix(
+        f.escrow_update_config_accounts(&user.key()),
+        eix::SetAdmin {
+            new_admin: user.key(),
+        },
+    );
     f.fails(ix, &[&user.wallet], EscrowError::NotAdminOrGovernance);
-    let ix = escrow_ix(f.escrow_update_config_accounts(&admin.pubkey()), eix::SetAdmin { new_admin: Pubkey::default() });
+    let ix = escrow_ix(
+        f.escrow_update_config_accounts(&admin.pubkey()),
+        eix::SetAdmin {
+            new_admin: Pubkey::default(),
+        },
+    );
     f.fails(ix, &[&admin], EscrowError::InvalidParams);
 
-    let ix = escrow_ix(f.escrow_update_config_accounts(&admin.pubkey()), eix::SetAdmin { new_admin: new_admin.pubkey() });
+    let ix = escrow_ix(
+        f.escrow_update_config_accounts(&admin.pubkey()),
+        eix::SetAdmin {
+            new_admin: new_admin.pubkey(),
+        },
+    );
     f.send(ix, &[&admin]).expect("set admin");
     assert_eq!(f.escrow_config().admin, new_admin.pubkey());
 
     // The old admin lost its powers, the new one has them.
-    let ix = escrow_ix(f.escrow_set_paused_accounts(&admin.pubkey()), eix::SetPaused { paused: true });
+    let ix = escrow_ix(
+        f.escrow_set_paused_accounts(&admin.pubkey()),
+        eix::SetPaused { paused: true },
+    );
     f.fails(ix, &[&admin], EscrowError::NotAdmin);
-    let ix = escrow_ix(f.escrow_set_paused_accounts(&new_admin.pubkey()), eix::SetPaused { paused: true });
+    let ix = escrow_ix(
+        f.escrow_set_paused_accounts(&new_admin.pubkey()),
+        eix::SetPaused { paused: true },
+    );
     f.send(ix, &[&new_admin]).expect("new admin pauses");
     assert!(f.escrow_config().paused);
 
     // Governance may rotate the admin too.
     let inner = escrow_ix(
         f.escrow_update_config_accounts(&ids::governance_authority()),
-        eix::SetAdmin { new_admin: admin.pubkey() },
+        eix::SetAdmin {
+            new_admin: admin.pubkey(),
+        },
     );
-    f.send(via_dispute_dao(AS_GOVERNANCE, inner), &[]).expect("governance sets admin");
+    f.send(via_dispute_dao(AS_GOVERNANCE, inner), &[])
+        .expect("governance sets admin");
     assert_eq!(f.escrow_config().admin, admin.pubkey());
 }
 
@@ -226,18 +311,39 @@ fn set_coordinator_moves_the_assignment_right() {
     let old = f.coordinator.insecure_clone();
     let new = f.wallet();
 
-    let ix = escrow_ix(f.escrow_update_config_accounts(&old.pubkey()), eix::SetCoordinator { coordinator: old.pubkey() });
+    let ix = escrow_ix(
+        f.escrow_update_config_accounts(&old.pubkey()),
+        eix::SetCoordinator {
+            coordinator: old.pubkey(),
+        },
+    );
     f.fails(ix, &[&old], EscrowError::NotAdminOrGovernance);
-    let ix = escrow_ix(f.escrow_update_config_accounts(&admin.pubkey()), eix::SetCoordinator { coordinator: Pubkey::default() });
+    let ix = escrow_ix(
+        f.escrow_update_config_accounts(&admin.pubkey()),
+        eix::SetCoordinator {
+            coordinator: Pubkey::default(),
+        },
+    );
     f.fails(ix, &[&admin], EscrowError::InvalidParams);
-    let ix = escrow_ix(f.escrow_update_config_accounts(&admin.pubkey()), eix::SetCoordinator { coordinator: new.pubkey() });
+    let ix = escrow_ix(
+        f.escrow_update_config_accounts(&admin.pubkey()),
+        eix::SetCoordinator {
+            coordinator: new.pubkey(),
+        },
+    );
     f.send(ix, &[&admin]).expect("set coordinator");
     assert_eq!(f.escrow_config().coordinator, new.pubkey());
 
     let job = f.locked_job(&user, AMOUNT, EPOCHS);
-    let ix = escrow_ix(f.assign_node_accounts(&old.pubkey(), &job, &node.key()), eix::AssignNode {});
+    let ix = escrow_ix(
+        f.assign_node_accounts(&old.pubkey(), &job, &node.key()),
+        eix::AssignNode {},
+    );
     f.fails(ix, &[&old], EscrowError::NotCoordinator);
-    let ix = escrow_ix(f.assign_node_accounts(&new.pubkey(), &job, &node.key()), eix::AssignNode {});
+    let ix = escrow_ix(
+        f.assign_node_accounts(&new.pubkey(), &job, &node.key()),
+        eix::AssignNode {},
+    );
     f.send(ix, &[&new]).expect("new coordinator assigns");
     assert_eq!(f.state(&job), EscrowState::Assigned);
 }
@@ -254,21 +360,43 @@ fn set_treasury_redirects_fees() {
         liquidity: f.fund_tokens(&owner.pubkey(), 0),
     };
 
-    let ix = escrow_ix(f.set_treasury_accounts(&user.key(), new), eix::SetTreasury {});
+    let ix = escrow_ix(
+        f.set_treasury_accounts(&user.key(), new),
+        eix::SetTreasury {},
+    );
     f.fails(ix, &[&user.wallet], EscrowError::NotAdminOrGovernance);
     let (_, wrong_mint) = f.other_mint_account(&owner.pubkey(), 0);
     let ix = escrow_ix(
-        f.set_treasury_accounts(&admin.pubkey(), TreasuryAccounts { staking: wrong_mint, ..new }),
+        f.set_treasury_accounts(
+            &admin.pubkey(),
+            TreasuryAccounts {
+                staking: wrong_mint,
+                ..new
+            },
+        ),
         eix::SetTreasury {},
     );
     f.fails(ix, &[&admin], AnchorErrorCode::ConstraintTokenMint);
-    let dup = TreasuryAccounts { liquidity: new.staking, ..new };
-    let ix = escrow_ix(f.set_treasury_accounts(&admin.pubkey(), dup), eix::SetTreasury {});
+    let dup = TreasuryAccounts {
+        liquidity: new.staking,
+        ..new
+    };
+    let ix = escrow_ix(
+        f.set_treasury_accounts(&admin.pubkey(), dup),
+        eix::SetTreasury {},
+    );
     f.fails(ix, &[&admin], EscrowError::InvalidParams);
 
     f.set_treasury(&admin, new).expect("set treasury");
     let c = f.escrow_config();
-    assert_eq!((c.staking_treasury, c.development_treasury, c.liquidity_treasury), (new.staking, new.development, new.liquidity));
+    assert_eq!(
+        (
+            c.staking_treasury,
+            c.development_treasury,
+            c.liquidity_treasury
+        ),
+        (new.staking, new.development, new.liquidity)
+    );
 
     // The old accounts are now the wrong treasury.
     let job = f.accepted_job(&user, &node, AMOUNT, EPOCHS);
@@ -277,30 +405,52 @@ fn set_treasury_redirects_fees() {
     accounts.treasury.staking = old.staking;
     let root = root_for(&job, EPOCHS);
     let proof = f.proof(&job, root, EPOCHS);
-    let data = || eix::CompletePayment { proof, final_weights_hash: weights_for(&job), merkle_root: root, epochs: EPOCHS };
-    f.fails(escrow_ix(accounts, data()), &[&node.wallet], EscrowError::WrongTreasury);
+    let data = || eix::CompletePayment {
+        proof,
+        final_weights_hash: weights_for(&job),
+        merkle_root: root,
+        epochs: EPOCHS,
+    };
+    f.fails(
+        escrow_ix(accounts, data()),
+        &[&node.wallet],
+        EscrowError::WrongTreasury,
+    );
 
     f.complete(&job, &node, EPOCHS).expect("complete");
     assert_eq!(f.balance(&new.staking), 4 * CYX);
     assert_eq!(f.balance(&new.development), 3 * CYX);
     assert_eq!(f.balance(&new.liquidity), 2 * CYX);
-    assert_eq!(f.balance(&old.staking) + f.balance(&old.development) + f.balance(&old.liquidity), 0);
+    assert_eq!(
+        f.balance(&old.staking) + f.balance(&old.development) + f.balance(&old.liquidity),
+        0
+    );
 }
 
 #[test]
 fn set_paused_is_admin_only() {
     let (mut f, user, _) = setup();
     let coordinator = f.coordinator.insecure_clone();
-    let ix = escrow_ix(f.escrow_set_paused_accounts(&user.key()), eix::SetPaused { paused: true });
+    let ix = escrow_ix(
+        f.escrow_set_paused_accounts(&user.key()),
+        eix::SetPaused { paused: true },
+    );
     f.fails(ix, &[&user.wallet], EscrowError::NotAdmin);
-    let ix = escrow_ix(f.escrow_set_paused_accounts(&coordinator.pubkey()), eix::SetPaused { paused: true });
+    let ix = escrow_ix(
+        f.escrow_set_paused_accounts(&coordinator.pubkey()),
+        eix::SetPaused { paused: true },
+    );
     f.fails(ix, &[&coordinator], EscrowError::NotAdmin);
     // Governance may change parameters but the emergency switch is the admin's alone.
     let inner = escrow_ix(
         f.escrow_set_paused_accounts(&ids::governance_authority()),
         eix::SetPaused { paused: true },
     );
-    f.fails(via_dispute_dao(AS_GOVERNANCE, inner), &[], EscrowError::NotAdmin);
+    f.fails(
+        via_dispute_dao(AS_GOVERNANCE, inner),
+        &[],
+        EscrowError::NotAdmin,
+    );
 
     f.escrow_set_paused(true).expect("pause");
     assert!(f.escrow_config().paused);
@@ -320,9 +470,20 @@ fn create_escrow_locks_the_payment() {
     let ok = f.send(ix, &[&user.wallet]).expect("create");
     f.track(job);
     let now = f.chain.now();
-    assert_eq!(f.balances(&job, &user.token, &node.token), Balances { user: b.user - AMOUNT, vault: AMOUNT, ..b });
+    assert_eq!(
+        f.balances(&job, &user.token, &node.token),
+        Balances {
+            user: b.user - AMOUNT,
+            vault: AMOUNT,
+            ..b
+        }
+    );
     let rents = f.chain.lamports(&job.escrow) + f.chain.lamports(&job.vault);
-    assert_eq!(f.chain.lamports(&user.key()), rent_before - rents, "the user pays both rents");
+    assert_eq!(
+        f.chain.lamports(&user.key()),
+        rent_before - rents,
+        "the user pays both rents"
+    );
 
     let e = f.escrow(&job);
     assert_eq!(e.job_id, job.id);
@@ -334,18 +495,32 @@ fn create_escrow_locks_the_payment() {
     assert_eq!(e.state, EscrowState::Locked);
     assert_eq!(e.created_at, now);
     assert_eq!(e.timeout_at, now + 7 * DAY);
-    assert_eq!((e.assigned_at, e.accepted_at, e.finished_at, e.epochs_done), (0, 0, 0, 0));
+    assert_eq!(
+        (e.assigned_at, e.accepted_at, e.finished_at, e.epochs_done),
+        (0, 0, 0, 0)
+    );
     assert_eq!(
         ok.event::<EscrowCreated>(),
-        EscrowCreated { job_id: job.id, escrow: job.escrow, user: user.key(), amount: AMOUNT, epochs_required: EPOCHS, timeout_at: now + 7 * DAY }
+        EscrowCreated {
+            job_id: job.id,
+            escrow: job.escrow,
+            user: user.key(),
+            amount: AMOUNT,
+            epochs_required: EPOCHS,
+            timeout_at: now + 7 * DAY
+        }
     );
 
     // Explicit timeouts at both ends of the range, and the most epochs allowed.
     let p = escrow_params();
-    let (j, _) = f.create_escrow(&user, 1, MAX_EPOCHS, p.min_timeout_secs).expect("min timeout");
+    let (j, _) = f
+        .create_escrow(&user, 1, MAX_EPOCHS, p.min_timeout_secs)
+        .expect("min timeout");
     assert_eq!(f.escrow(&j).timeout_at, f.chain.now() + p.min_timeout_secs);
     assert_eq!(f.escrow(&j).epochs_required, MAX_EPOCHS);
-    let (j, _) = f.create_escrow(&user, 1, 1, p.max_timeout_secs).expect("max timeout");
+    let (j, _) = f
+        .create_escrow(&user, 1, 1, p.max_timeout_secs)
+        .expect("max timeout");
     assert_eq!(f.escrow(&j).timeout_at, f.chain.now() + p.max_timeout_secs);
 }
 
@@ -358,8 +533,18 @@ fn create_escrow_rejects_invalid_parameters() {
         (AMOUNT, 0, 0, EscrowError::InvalidEpochs),
         (AMOUNT, MAX_EPOCHS + 1, 0, EscrowError::InvalidEpochs),
         (AMOUNT, u32::MAX, 0, EscrowError::InvalidEpochs),
-        (AMOUNT, EPOCHS, p.min_timeout_secs - 1, EscrowError::InvalidTimeout),
-        (AMOUNT, EPOCHS, p.max_timeout_secs + 1, EscrowError::InvalidTimeout),
+        (
+            AMOUNT,
+            EPOCHS,
+            p.min_timeout_secs - 1,
+            EscrowError::InvalidTimeout,
+        ),
+        (
+            AMOUNT,
+            EPOCHS,
+            p.max_timeout_secs + 1,
+            EscrowError::InvalidTimeout,
+        ),
         (AMOUNT, EPOCHS, -1, EscrowError::InvalidTimeout),
     ];
     for (amount, epochs, timeout, err) in cases {
@@ -381,11 +566,17 @@ fn create_escrow_beyond_the_balance_fails_in_the_token_program() {
         let job = f.next_job();
         f.track(job);
         let ix = f.create_escrow_ix(&user, &job, amount, EPOCHS, 0);
-        f.fails_with_code(ix, &[&user.wallet], token_error(TokenError::InsufficientFunds));
+        f.fails_with_code(
+            ix,
+            &[&user.wallet],
+            token_error(TokenError::InsufficientFunds),
+        );
         assert!(f.try_escrow(&job).is_none());
     }
     // Exactly the balance is fine.
-    let (job, _) = f.create_escrow(&user, USER_TOKENS, EPOCHS, 0).expect("whole balance");
+    let (job, _) = f
+        .create_escrow(&user, USER_TOKENS, EPOCHS, 0)
+        .expect("whole balance");
     assert_eq!(f.balance(&user.token), 0);
     assert_eq!(f.balance(&job.vault), USER_TOKENS);
 }
@@ -399,35 +590,67 @@ fn create_escrow_rejects_substituted_accounts() {
     // Someone else's token account.
     let job = f.next_job();
     f.track(job);
-    let ix = escrow_ix(f.create_escrow_accounts(&user.key(), &other.token, &job), eix::CreateEscrow { job_id: job.id, amount: AMOUNT, epochs_required: EPOCHS, timeout_secs: 0 });
+    let ix = escrow_ix(
+        f.create_escrow_accounts(&user.key(), &other.token, &job),
+        eix::CreateEscrow {
+            job_id: job.id,
+            amount: AMOUNT,
+            epochs_required: EPOCHS,
+            timeout_secs: 0,
+        },
+    );
     f.fails(ix, &[&user.wallet], AnchorErrorCode::ConstraintTokenOwner);
 
     // A token account of another mint.
     let (other_mint, wrong_mint_token) = f.other_mint_account(&user.key(), USER_TOKENS);
-    let data = || eix::CreateEscrow { job_id: job.id, amount: AMOUNT, epochs_required: EPOCHS, timeout_secs: 0 };
-    let ix = escrow_ix(f.create_escrow_accounts(&user.key(), &wrong_mint_token, &job), data());
+    let data = || eix::CreateEscrow {
+        job_id: job.id,
+        amount: AMOUNT,
+        epochs_required: EPOCHS,
+        timeout_secs: 0,
+    };
+    let ix = escrow_ix(
+        f.create_escrow_accounts(&user.key(), &wrong_mint_token, &job),
+        data(),
+    );
     f.fails(ix, &[&user.wallet], AnchorErrorCode::ConstraintTokenMint);
 
     // Another mint altogether (and the user's account of it).
     let mut accounts = f.create_escrow_accounts(&user.key(), &wrong_mint_token, &job);
     accounts.mint = other_mint;
-    f.fails(escrow_ix(accounts, data()), &[&user.wallet], EscrowError::WrongMint);
+    f.fails(
+        escrow_ix(accounts, data()),
+        &[&user.wallet],
+        EscrowError::WrongMint,
+    );
 
     // Another job's vault.
     let mut accounts = f.create_escrow_accounts(&user.key(), &user.token, &job);
     accounts.vault = existing.vault;
-    f.fails(escrow_ix(accounts, data()), &[&user.wallet], AnchorErrorCode::ConstraintSeeds);
+    f.fails(
+        escrow_ix(accounts, data()),
+        &[&user.wallet],
+        AnchorErrorCode::ConstraintSeeds,
+    );
 
     // An escrow address that is not the job's PDA.
     let mut accounts = f.create_escrow_accounts(&user.key(), &user.token, &job);
     accounts.escrow = existing.escrow;
-    f.fails(escrow_ix(accounts, data()), &[&user.wallet], AnchorErrorCode::ConstraintSeeds);
+    f.fails(
+        escrow_ix(accounts, data()),
+        &[&user.wallet],
+        AnchorErrorCode::ConstraintSeeds,
+    );
 
     // An existing job id cannot be funded again (the escrow account exists).
     let ix = f.create_escrow_ix(&user, &existing, AMOUNT, EPOCHS, 0);
     let before = f.escrow_snapshot();
     let err = f.send(ix, &[&user.wallet]).unwrap_err();
-    assert_eq!(err.custom_code(), Some(0), "system program: account already in use; {err}");
+    assert_eq!(
+        err.custom_code(),
+        Some(0),
+        "system program: account already in use; {err}"
+    );
     assert_eq!(f.escrow_snapshot(), before);
     assert_eq!(f.escrow(&existing).user, other.key());
 }
@@ -442,16 +665,32 @@ fn assign_node_commits_a_qualified_node() {
     let snap = f.escrow_snapshot().registry;
     let ok = f.assign(&job, &node.key()).expect("assign");
     let e = f.escrow(&job);
-    assert_eq!((e.state, e.node, e.assigned_at), (EscrowState::Assigned, node.key(), f.chain.now()));
-    assert_eq!(ok.event::<NodeAssigned>(), NodeAssigned { job_id: job.id, node: node.key() });
-    assert_eq!(f.escrow_snapshot().registry, snap, "assignment touches no balance or node");
+    assert_eq!(
+        (e.state, e.node, e.assigned_at),
+        (EscrowState::Assigned, node.key(), f.chain.now())
+    );
+    assert_eq!(
+        ok.event::<NodeAssigned>(),
+        NodeAssigned {
+            job_id: job.id,
+            node: node.key()
+        }
+    );
+    assert_eq!(
+        f.escrow_snapshot().registry,
+        snap,
+        "assignment touches no balance or node"
+    );
     assert_eq!(f.balance(&job.vault), AMOUNT);
 
     // The coordinator may re-match an escrow nobody accepted yet.
     f.chain.warp(60);
     f.assign(&job, &second.key()).expect("re-assign");
     let e = f.escrow(&job);
-    assert_eq!((e.state, e.node, e.assigned_at), (EscrowState::Assigned, second.key(), f.chain.now()));
+    assert_eq!(
+        (e.state, e.node, e.assigned_at),
+        (EscrowState::Assigned, second.key(), f.chain.now())
+    );
     let ix = f.accept_ix(&job, &node.key());
     f.fails(ix, &[&node.wallet], EscrowError::NotAssignedNode);
 }
@@ -462,7 +701,10 @@ fn assign_node_rejects_wrong_signers_states_and_accounts() {
     let job = f.locked_job(&user, AMOUNT, EPOCHS);
     let admin = f.escrow_admin.insecure_clone();
     for signer in [&user.wallet, &node.wallet, &admin] {
-        let ix = escrow_ix(f.assign_node_accounts(&signer.pubkey(), &job, &node.key()), eix::AssignNode {});
+        let ix = escrow_ix(
+            f.assign_node_accounts(&signer.pubkey(), &job, &node.key()),
+            eix::AssignNode {},
+        );
         f.fails(ix, &[signer], EscrowError::NotCoordinator);
     }
     let coordinator = f.coordinator.insecure_clone();
@@ -470,7 +712,11 @@ fn assign_node_rejects_wrong_signers_states_and_accounts() {
     let forged = f.forge_copy(&node_pda(&node.key()));
     let mut accounts = f.assign_node_accounts(&coordinator.pubkey(), &job, &node.key());
     accounts.node = forged;
-    f.fails(escrow_ix(accounts, eix::AssignNode {}), &[&coordinator], AnchorErrorCode::ConstraintSeeds);
+    f.fails(
+        escrow_ix(accounts, eix::AssignNode {}),
+        &[&coordinator],
+        AnchorErrorCode::ConstraintSeeds,
+    );
     // A wallet that never registered.
     let stranger = f.wallet();
     let ix = f.assign_ix(&job, &stranger.pubkey());
@@ -508,9 +754,11 @@ fn assign_node_rejects_unqualified_nodes() {
     let ix = f.assign_ix(&ten, &tiny.key());
     f.fails(ix, &[&coordinator], RegistryError::InsufficientStake);
     let nine = f.locked_job(&user, 10 * CYX - 1, EPOCHS);
-    f.assign(&nine, &tiny.key()).expect("a 9.99 CYXWIZ job needs only 50 staked");
+    f.assign(&nine, &tiny.key())
+        .expect("a 9.99 CYXWIZ job needs only 50 staked");
     let exact = f.node(1_000 * CYX);
-    f.assign(&job, &exact.key()).expect("exactly the tier's minimum qualifies");
+    f.assign(&job, &exact.key())
+        .expect("exactly the tier's minimum qualifies");
     let big = f.locked_job(&user, 200 * CYX + 1, EPOCHS);
     let ix = f.assign_ix(&big, &exact.key());
     f.fails(ix, &[&coordinator], RegistryError::InsufficientStake);
@@ -533,14 +781,16 @@ fn assign_node_rejects_unqualified_nodes() {
 
     // Banned after an admin fraud slash.
     let cheat = f.node(STAKE);
-    f.admin_slash(&cheat.key(), SlashReason::Fraud).expect("fraud slash");
+    f.admin_slash(&cheat.key(), SlashReason::Fraud)
+        .expect("fraud slash");
     assert_eq!(f.node_account(&cheat.key()).status, NodeStatus::Banned);
     let ix = f.assign_ix(&job, &cheat.key());
     f.fails(ix, &[&coordinator], RegistryError::NodeBanned);
 
     // Suspended after repeated-failure slash.
     let flaky = f.node(STAKE);
-    f.admin_slash(&flaky.key(), SlashReason::RepeatedFailures).expect("suspend");
+    f.admin_slash(&flaky.key(), SlashReason::RepeatedFailures)
+        .expect("suspend");
     let ix = f.assign_ix(&job, &flaky.key());
     f.fails(ix, &[&coordinator], RegistryError::NodeSuspended);
 }
@@ -560,13 +810,22 @@ fn accept_job_locks_the_node_and_extends_its_stake_lock() {
     let now = f.chain.now();
     let e = f.escrow(&job);
     assert_eq!((e.state, e.accepted_at), (EscrowState::InProgress, now));
-    assert_eq!(ok.event::<JobAccepted>(), JobAccepted { job_id: job.id, node: node.key() });
+    assert_eq!(
+        ok.event::<JobAccepted>(),
+        JobAccepted {
+            job_id: job.id,
+            node: node.key()
+        }
+    );
     let n = f.node_account(&node.key());
     assert_eq!(n.active_jobs, 1);
     assert_eq!(n.locked_until, now + 7 * DAY);
     assert!(n.locked_until > registered_lock);
     let after = f.escrow_snapshot().registry;
-    assert_eq!((after.tokens, after.vault, after.supply, after.total_staked), (snap.tokens, snap.vault, snap.supply, snap.total_staked));
+    assert_eq!(
+        (after.tokens, after.vault, after.supply, after.total_staked),
+        (snap.tokens, snap.vault, snap.supply, snap.total_staked)
+    );
     assert_eq!(f.balance(&job.vault), AMOUNT);
 
     // A second job counts too; finishing both brings active_jobs back to 0.
@@ -593,16 +852,29 @@ fn accept_job_rejects_wrong_nodes_states_and_times() {
     // Not the assigned node: another node (assigned elsewhere), the user.
     let ix = f.accept_ix(&job, &other.key());
     f.fails(ix, &[&other.wallet], EscrowError::NotAssignedNode);
-    let ix = escrow_ix(f.accept_job_accounts(&user.key(), &job), eix::AcceptJob {});
-    f.fails(ix, &[&user.wallet], EscrowError::NotAssignedNode);
+    let mut accounts = f.accept_job_accounts(&user.key(), &job);
+    accounts.node = node_pda(&node.key());
+    f.fails(
+        escrow_ix(accounts, eix::AcceptJob {}),
+        &[&user.wallet],
+        EscrowError::NotAssignedNode,
+    );
     // The right signer with another node's account.
     let mut accounts = f.accept_job_accounts(&node.key(), &job);
     accounts.node = node_pda(&other.key());
-    f.fails(escrow_ix(accounts, eix::AcceptJob {}), &[&node.wallet], AnchorErrorCode::ConstraintSeeds);
+    f.fails(
+        escrow_ix(accounts, eix::AcceptJob {}),
+        &[&node.wallet],
+        AnchorErrorCode::ConstraintSeeds,
+    );
     // Another escrow-authority address.
     let mut accounts = f.accept_job_accounts(&node.key(), &job);
     accounts.escrow_authority = other.key();
-    f.fails(escrow_ix(accounts, eix::AcceptJob {}), &[&node.wallet], AnchorErrorCode::ConstraintSeeds);
+    f.fails(
+        escrow_ix(accounts, eix::AcceptJob {}),
+        &[&node.wallet],
+        AnchorErrorCode::ConstraintSeeds,
+    );
 
     // Locked (nobody assigned) and accepted twice.
     let locked = f.locked_job(&user, AMOUNT, EPOCHS);
@@ -640,7 +912,8 @@ fn accept_job_rechecks_the_node_in_the_registry() {
     // Slashed below the tier in between.
     let thin = f.node(1_200 * CYX);
     let job3 = f.assigned_job(&user, &thin, AMOUNT, EPOCHS);
-    f.admin_slash(&thin.key(), SlashReason::InvalidProof).unwrap();
+    f.admin_slash(&thin.key(), SlashReason::InvalidProof)
+        .unwrap();
     let ix = f.accept_ix(&job3, &thin.key());
     f.fails(ix, &[&thin.wallet], RegistryError::InsufficientStake);
 
@@ -650,7 +923,8 @@ fn accept_job_rechecks_the_node_in_the_registry() {
     let ix = f.accept_ix(&job, &node.key());
     f.fails(ix, &[&node.wallet], RegistryError::Paused);
     f.env.set_paused(&registry_admin, false).unwrap();
-    f.accept(&job, &node).expect("accept once the registry runs again");
+    f.accept(&job, &node)
+        .expect("accept once the registry runs again");
 }
 
 // ── anchor_checkpoint ────────────────────────────────────────────────────
@@ -663,10 +937,18 @@ fn anchor_checkpoint_records_progress() {
     f.chain.warp(600);
     let ok = f.checkpoint(&job, &node, 1).expect("epoch 1");
     let e = f.escrow(&job);
-    assert_eq!((e.epochs_done, e.merkle_root, e.last_checkpoint_at), (1, root_for(&job, 1), f.chain.now()));
+    assert_eq!(
+        (e.epochs_done, e.merkle_root, e.last_checkpoint_at),
+        (1, root_for(&job, 1), f.chain.now())
+    );
     assert_eq!(
         ok.event::<CheckpointAnchored>(),
-        CheckpointAnchored { job_id: job.id, epoch: 1, epochs_required: EPOCHS, merkle_root: root_for(&job, 1) }
+        CheckpointAnchored {
+            job_id: job.id,
+            epoch: 1,
+            epochs_required: EPOCHS,
+            merkle_root: root_for(&job, 1)
+        }
     );
     // Epochs may be skipped; the last one is the required count.
     f.checkpoint(&job, &node, 3).expect("epoch 3");
@@ -688,7 +970,13 @@ fn anchor_checkpoint_rejects_bad_epochs_parties_states_and_times() {
     let job = f.accepted_job(&user, &node, AMOUNT, EPOCHS);
     let ix = f.checkpoint_ix(&job, &other.key(), 1);
     f.fails(ix, &[&other.wallet], EscrowError::NotAssignedNode);
-    let ix = escrow_ix(f.anchor_checkpoint_accounts(&user.key(), &job), eix::AnchorCheckpoint { epoch: 1, merkle_root: [1; 32] });
+    let ix = escrow_ix(
+        f.anchor_checkpoint_accounts(&user.key(), &job),
+        eix::AnchorCheckpoint {
+            epoch: 1,
+            merkle_root: [1; 32],
+        },
+    );
     f.fails(ix, &[&user.wallet], EscrowError::NotAssignedNode);
 
     let ix = f.checkpoint_ix(&job, &node.key(), 0);
@@ -762,8 +1050,14 @@ fn complete_payment_pays_ninety_ten_with_the_fee_split_forty_thirty_twenty_ten()
         }
     );
     let n = f.node_account(&node.key());
-    assert_eq!((n.active_jobs, n.jobs_completed, n.jobs_failed, n.stake), (0, 1, 0, STAKE));
-    assert_eq!(n.locked_until, (now + 7 * DAY).max(n.registered_at + 30 * DAY));
+    assert_eq!(
+        (n.active_jobs, n.jobs_completed, n.jobs_failed, n.stake),
+        (0, 1, 0, STAKE)
+    );
+    assert_eq!(
+        n.locked_until,
+        (now + 7 * DAY).max(n.registered_at + 30 * DAY)
+    );
 }
 
 #[test]
@@ -798,12 +1092,23 @@ fn complete_payment_rejects_proofs_of_other_statements() {
     let root = root_for(&job, EPOCHS);
     let weights = weights_for(&job);
     let prove = |job_id, merkle_root, final_weights_hash, epochs| {
-        insecure_test_proof(&ProofStatement { job_id, merkle_root, final_weights_hash, epochs })
+        insecure_test_proof(&ProofStatement {
+            job_id,
+            merkle_root,
+            final_weights_hash,
+            epochs,
+        })
     };
     let wrong = [
         ("another job", prove(other.id, root, weights, EPOCHS)),
-        ("another root", prove(job.id, root_for(&job, 3), weights, EPOCHS)),
-        ("another epoch count", prove(job.id, root, weights, EPOCHS + 1)),
+        (
+            "another root",
+            prove(job.id, root_for(&job, 3), weights, EPOCHS),
+        ),
+        (
+            "another epoch count",
+            prove(job.id, root, weights, EPOCHS + 1),
+        ),
         ("another weights hash", prove(job.id, root, [9; 32], EPOCHS)),
         ("no proof", [0; 256]),
     ];
@@ -811,7 +1116,11 @@ fn complete_payment_rejects_proofs_of_other_statements() {
         let ix = f.complete_ix_with(&job, proof, weights, root, EPOCHS);
         let before = f.escrow_snapshot();
         let r = f.send(ix, &[&node.wallet]);
-        assert_eq!(r.as_ref().err().and_then(|e| e.custom_code()), Some(kit::anchor_code(EscrowError::InvalidProof)), "{what}: {r:?}");
+        assert_eq!(
+            r.as_ref().err().and_then(|e| e.custom_code()),
+            Some(kit::anchor_code(EscrowError::InvalidProof)),
+            "{what}: {r:?}"
+        );
         assert_eq!(f.escrow_snapshot(), before, "{what}");
     }
     // A valid proof for more epochs than anchored, with its own root, is accepted.
@@ -842,7 +1151,15 @@ fn complete_payment_rejects_missing_epochs_and_root_mismatch() {
 fn complete_payment_rejects_wrong_states_and_late_completion() {
     let (mut f, user, node) = setup();
     let locked = f.locked_job(&user, AMOUNT, 1);
-    let ix = escrow_ix(f.complete_payment_accounts(&node.key(), &locked, &node.token), eix::CompletePayment { proof: [0; 256], final_weights_hash: [0; 32], merkle_root: [0; 32], epochs: 1 });
+    let ix = escrow_ix(
+        f.complete_payment_accounts(&node.key(), &locked, &node.token),
+        eix::CompletePayment {
+            proof: [0; 256],
+            final_weights_hash: [0; 32],
+            merkle_root: [0; 32],
+            epochs: 1,
+        },
+    );
     f.fails(ix, &[&node.wallet], EscrowError::NotAssignedNode);
 
     // Before acceptance.
@@ -873,59 +1190,96 @@ fn complete_payment_rejects_substituted_accounts() {
     let elsewhere = f.accepted_job(&user, &other, AMOUNT, 1);
     let root = root_for(&job, 1);
     let proof = f.proof(&job, root, 1);
-    let data = || eix::CompletePayment { proof, final_weights_hash: weights_for(&job), merkle_root: root, epochs: 1 };
+    let data = || eix::CompletePayment {
+        proof,
+        final_weights_hash: weights_for(&job),
+        merkle_root: root,
+        epochs: 1,
+    };
     let base = f.complete_payment_accounts(&node.key(), &job, &node.token);
     let node_signs = [&node.wallet];
 
     // A node from another escrow signs, with its own accounts.
-    let ix = escrow_ix(f.complete_payment_accounts(&other.key(), &job, &other.token), data());
+    let ix = escrow_ix(
+        f.complete_payment_accounts(&other.key(), &job, &other.token),
+        data(),
+    );
     f.fails(ix, &[&other.wallet], EscrowError::NotAssignedNode);
     // The user signs.
     let mut a = f.complete_payment_accounts(&user.key(), &job, &node.token);
     a.registry = f.registry_hooks(&node.key());
-    f.fails(escrow_ix(a, data()), &[&user.wallet], EscrowError::NotAssignedNode);
+    f.fails(
+        escrow_ix(a, data()),
+        &[&user.wallet],
+        EscrowError::NotAssignedNode,
+    );
     // The right node with another node's registry account.
-    let mut a = base.clone();
+    let mut a = base;
     a.registry.node = node_pda(&other.key());
     f.fails(escrow_ix(a, data()), &node_signs, EscrowError::WrongNode);
     // Pay into an account the node does not own / of another mint.
-    let mut a = base.clone();
+    let mut a = base;
     a.node_token = other.token;
-    f.fails(escrow_ix(a, data()), &node_signs, EscrowError::WrongTokenOwner);
-    let mut a = base.clone();
+    f.fails(
+        escrow_ix(a, data()),
+        &node_signs,
+        EscrowError::WrongTokenOwner,
+    );
+    let mut a = base;
     a.node_token = user.token;
-    f.fails(escrow_ix(a, data()), &node_signs, EscrowError::WrongTokenOwner);
+    f.fails(
+        escrow_ix(a, data()),
+        &node_signs,
+        EscrowError::WrongTokenOwner,
+    );
     let (other_mint, wrong_mint_token) = f.other_mint_account(&node.key(), 0);
-    let mut a = base.clone();
+    let mut a = base;
     a.node_token = wrong_mint_token;
     f.fails(escrow_ix(a, data()), &node_signs, EscrowError::WrongMint);
-    let mut a = base.clone();
+    let mut a = base;
     a.mint = other_mint;
     f.fails(escrow_ix(a, data()), &node_signs, EscrowError::WrongMint);
     // Another job's vault.
-    let mut a = base.clone();
+    let mut a = base;
     a.vault = elsewhere.vault;
-    f.fails(escrow_ix(a, data()), &node_signs, AnchorErrorCode::ConstraintSeeds);
+    f.fails(
+        escrow_ix(a, data()),
+        &node_signs,
+        AnchorErrorCode::ConstraintSeeds,
+    );
     // Treasury accounts swapped or replaced.
-    let mut a = base.clone();
+    let mut a = base;
     std::mem::swap(&mut a.treasury.staking, &mut a.treasury.development);
-    f.fails(escrow_ix(a, data()), &node_signs, EscrowError::WrongTreasury);
-    let mut a = base.clone();
+    f.fails(
+        escrow_ix(a, data()),
+        &node_signs,
+        EscrowError::WrongTreasury,
+    );
+    let mut a = base;
     a.treasury.liquidity = user.token;
-    f.fails(escrow_ix(a, data()), &node_signs, EscrowError::WrongTreasury);
+    f.fails(
+        escrow_ix(a, data()),
+        &node_signs,
+        EscrowError::WrongTreasury,
+    );
     // Registry vaults substituted: NodeRegistry rejects them inside the CPI.
-    let mut a = base.clone();
+    let mut a = base;
     a.registry.insurance_vault = f.treasury.staking;
     f.fails(escrow_ix(a, data()), &node_signs, RegistryError::WrongVault);
-    let mut a = base.clone();
+    let mut a = base;
     a.registry.stake_vault = user.token;
     f.fails(escrow_ix(a, data()), &node_signs, RegistryError::WrongVault);
     // Not the escrow-authority PDA.
-    let mut a = base.clone();
+    let mut a = base;
     a.registry.escrow_authority = user.key();
-    f.fails(escrow_ix(a, data()), &node_signs, AnchorErrorCode::ConstraintSeeds);
+    f.fails(
+        escrow_ix(a, data()),
+        &node_signs,
+        AnchorErrorCode::ConstraintSeeds,
+    );
 
-    f.send(escrow_ix(base, data()), &node_signs).expect("the right accounts work");
+    f.send(escrow_ix(base, data()), &node_signs)
+        .expect("the right accounts work");
 }
 
 // ── cancel ───────────────────────────────────────────────────────────────
@@ -951,10 +1305,18 @@ fn cancel_before_assignment_pays_the_fee_to_the_treasury() {
         }
     );
     let e = f.escrow(&job);
-    assert_eq!((e.state, e.finished_at), (EscrowState::Cancelled, f.chain.now()));
+    assert_eq!(
+        (e.state, e.finished_at),
+        (EscrowState::Cancelled, f.chain.now())
+    );
     assert_eq!(
         ok.event::<EscrowCancelled>(),
-        EscrowCancelled { job_id: job.id, refund_amount: 90 * CYX, fee: 10 * CYX, fee_to_node: false }
+        EscrowCancelled {
+            job_id: job.id,
+            refund_amount: 90 * CYX,
+            fee: 10 * CYX,
+            fee_to_node: false
+        }
     );
 }
 
@@ -967,12 +1329,20 @@ fn cancel_after_assignment_pays_the_fee_to_the_node() {
     let ok = f.cancel(&job, &user).expect("cancel");
     assert_eq!(
         f.balances(&job, &user.token, &node.token),
-        Balances { user: b.user + 90 * CYX, vault: 0, node: b.node + 10 * CYX, ..b }
+        Balances {
+            user: b.user + 90 * CYX,
+            vault: 0,
+            node: b.node + 10 * CYX,
+            ..b
+        }
     );
     assert_eq!(f.state(&job), EscrowState::Cancelled);
     assert!(ok.event::<EscrowCancelled>().fee_to_node);
     let n = f.node_account(&node.key());
-    assert_eq!((n.active_jobs, n.jobs_failed, n.jobs_completed), (node_before.active_jobs, 0, 0));
+    assert_eq!(
+        (n.active_jobs, n.jobs_failed, n.jobs_completed),
+        (node_before.active_jobs, 0, 0)
+    );
 }
 
 #[test]
@@ -987,7 +1357,12 @@ fn cancel_rejects_wrong_parties_accounts_and_states() {
 
     // Not the user.
     for intruder in [&other_user.wallet, &node.wallet] {
-        let a = f.cancel_accounts(&intruder.pubkey(), &locked, &intruder_token(&f, intruder), None);
+        let a = f.cancel_accounts(
+            &intruder.pubkey(),
+            &locked,
+            &intruder_token(&f, intruder),
+            None,
+        );
         f.fails(ix(a), &[intruder], EscrowError::NotJobUser);
     }
     let coordinator = f.coordinator.insecure_clone();
@@ -1017,6 +1392,10 @@ fn cancel_rejects_wrong_parties_accounts_and_states() {
     let (_, node_wrong_mint) = f.other_mint_account(&node.key(), 0);
     let a = f.cancel_accounts(&user.key(), &assigned, &user.token, Some(node_wrong_mint));
     f.fails(ix(a), &signers, EscrowError::WrongMint);
+
+    // Without the user's signature.
+    let unsigned = without_signer(f.cancel_ix(&locked), &user.key());
+    f.fails(unsigned, &[], AnchorErrorCode::AccountNotSigner);
 
     // After acceptance, and twice.
     f.accept(&assigned, &node).unwrap();
@@ -1049,7 +1428,9 @@ fn refund_settles_by_anchored_progress_for_every_caller() {
                 "node" => &node.wallet,
                 _ => &coordinator,
             };
-            let ok = f.refund(&job, signer).unwrap_or_else(|e| panic!("{caller} at {done}: {e}"));
+            let ok = f
+                .refund(&job, signer)
+                .unwrap_or_else(|e| panic!("{caller} at {done}: {e}"));
             assert_eq!(
                 f.balances(&job, &user.token, &node.token),
                 Balances {
@@ -1062,7 +1443,10 @@ fn refund_settles_by_anchored_progress_for_every_caller() {
             );
             assert_eq!(f.config().total_staked, total_staked);
             let e = f.escrow(&job);
-            assert_eq!((e.state, e.finished_at), (EscrowState::Refunded, f.chain.now()));
+            assert_eq!(
+                (e.state, e.finished_at),
+                (EscrowState::Refunded, f.chain.now())
+            );
             let (reason, failed) = match caller {
                 "user" => (RefundReason::UserStopped, 0),
                 "node" => (RefundReason::NodeAbandoned, 1),
@@ -1070,10 +1454,19 @@ fn refund_settles_by_anchored_progress_for_every_caller() {
             };
             assert_eq!(
                 ok.event::<EscrowRefunded>(),
-                EscrowRefunded { job_id: job.id, reason, refund_amount: AMOUNT - node_share, node_amount: node_share, epochs_done: done }
+                EscrowRefunded {
+                    job_id: job.id,
+                    reason,
+                    refund_amount: AMOUNT - node_share,
+                    node_amount: node_share,
+                    epochs_done: done
+                }
             );
             let n = f.node_account(&node.key());
-            assert_eq!((n.active_jobs, n.jobs_failed, n.jobs_completed, n.stake), (0, failed, 1 - failed, STAKE));
+            assert_eq!(
+                (n.active_jobs, n.jobs_failed, n.jobs_completed, n.stake),
+                (0, failed, 1 - failed, STAKE)
+            );
         }
     }
 }
@@ -1085,7 +1478,15 @@ fn refund_rounds_in_the_users_favour() {
     f.checkpoint(&job, &node, 1).unwrap();
     let b = f.balances(&job, &user.token, &node.token);
     f.refund(&job, &user.wallet).unwrap();
-    assert_eq!(f.balances(&job, &user.token, &node.token), Balances { user: b.user + 68, vault: 0, node: b.node + 33, ..b });
+    assert_eq!(
+        f.balances(&job, &user.token, &node.token),
+        Balances {
+            user: b.user + 68,
+            vault: 0,
+            node: b.node + 33,
+            ..b
+        }
+    );
 }
 
 #[test]
@@ -1102,32 +1503,72 @@ fn refund_rejects_wrong_callers_accounts_and_states() {
     // Not a party: another user, another node, the admin.
     let admin = f.escrow_admin.insecure_clone();
     for intruder in [&other_user.wallet, &other.wallet, &admin] {
-        let ix = escrow_ix(f.refund_accounts(&intruder.pubkey(), &job, &user.token, &node.token, &node.key()), eix::Refund {});
+        let ix = escrow_ix(
+            f.refund_accounts(
+                &intruder.pubkey(),
+                &job,
+                &user.token,
+                &node.token,
+                &node.key(),
+            ),
+            eix::Refund {},
+        );
         f.fails(ix, &[intruder], EscrowError::NotRefundParty);
     }
     // Wrong node account (a node from another escrow).
-    let mut a = base.clone();
+    let mut a = base;
     a.registry.node = node_pda(&other.key());
-    f.fails(escrow_ix(a, eix::Refund {}), &signers, EscrowError::WrongNode);
+    f.fails(
+        escrow_ix(a, eix::Refund {}),
+        &signers,
+        EscrowError::WrongNode,
+    );
     // Token accounts of the wrong owner or mint.
-    let mut a = base.clone();
+    let mut a = base;
     a.user_token = other_user.token;
-    f.fails(escrow_ix(a, eix::Refund {}), &signers, EscrowError::WrongTokenOwner);
-    let mut a = base.clone();
+    f.fails(
+        escrow_ix(a, eix::Refund {}),
+        &signers,
+        EscrowError::WrongTokenOwner,
+    );
+    // One account for both parties: Anchor refuses the duplicate writable account.
+    let mut a = base;
     a.node_token = user.token;
-    f.fails(escrow_ix(a, eix::Refund {}), &signers, EscrowError::WrongTokenOwner);
+    f.fails(
+        escrow_ix(a, eix::Refund {}),
+        &signers,
+        AnchorErrorCode::ConstraintDuplicateMutableAccount,
+    );
+    let mut a = base;
+    a.node_token = other_user.token;
+    f.fails(
+        escrow_ix(a, eix::Refund {}),
+        &signers,
+        EscrowError::WrongTokenOwner,
+    );
     let (_, wrong_mint) = f.other_mint_account(&user.key(), 0);
-    let mut a = base.clone();
+    let mut a = base;
     a.user_token = wrong_mint;
-    f.fails(escrow_ix(a, eix::Refund {}), &signers, EscrowError::WrongMint);
+    f.fails(
+        escrow_ix(a, eix::Refund {}),
+        &signers,
+        EscrowError::WrongMint,
+    );
     // Another job's vault.
-    let mut a = base.clone();
+    let mut a = base;
     a.vault = elsewhere.vault;
-    f.fails(escrow_ix(a, eix::Refund {}), &signers, AnchorErrorCode::ConstraintSeeds);
+    f.fails(
+        escrow_ix(a, eix::Refund {}),
+        &signers,
+        AnchorErrorCode::ConstraintSeeds,
+    );
 
     // States: Locked (no node: the node account cannot match), Assigned, finished.
     let locked = f.locked_job(&user, AMOUNT, EPOCHS);
-    let ix = escrow_ix(f.refund_accounts(&user.key(), &locked, &user.token, &node.token, &node.key()), eix::Refund {});
+    let ix = escrow_ix(
+        f.refund_accounts(&user.key(), &locked, &user.token, &node.token, &node.key()),
+        eix::Refund {},
+    );
     f.fails(ix, &signers, EscrowError::WrongNode);
     let assigned = f.assigned_job(&user, &node, AMOUNT, EPOCHS);
     let ix = f.refund_ix(&assigned, &user.key());
@@ -1153,7 +1594,10 @@ fn three_abandoned_jobs_in_a_week_slash_and_suspend_the_node() {
     let b = b.unwrap();
     // 30 % of 5,000 = 1,500: 1,200 to insurance, 300 burned.
     let n = f.node_account(&node.key());
-    assert_eq!((n.status, n.stake, n.jobs_failed, n.active_jobs), (NodeStatus::Suspended, 3_500 * CYX, 3, 0));
+    assert_eq!(
+        (n.status, n.stake, n.jobs_failed, n.active_jobs),
+        (NodeStatus::Suspended, 3_500 * CYX, 3, 0)
+    );
     assert_eq!(f.balance(&f.insurance), b.insurance + 1_200 * CYX);
     assert_eq!(f.supply(), b.supply - 300 * CYX);
     assert_eq!(f.vault_balance(), b.stake_vault - 1_500 * CYX);
@@ -1187,15 +1631,35 @@ fn timeout_refund_returns_everything_once_the_timeout_passed() {
     for job in [&locked, &assigned] {
         let b = f.balances(job, &user.token, &node.token);
         let ok = f.timeout_refund(job, &anyone).expect("timeout refund");
-        assert_eq!(f.balances(job, &user.token, &node.token), Balances { user: b.user + AMOUNT, vault: 0, ..b });
+        assert_eq!(
+            f.balances(job, &user.token, &node.token),
+            Balances {
+                user: b.user + AMOUNT,
+                vault: 0,
+                ..b
+            }
+        );
         let e = f.escrow(job);
-        assert_eq!((e.state, e.finished_at), (EscrowState::TimedOut, f.chain.now()));
-        assert_eq!(ok.event::<TimeoutRefunded>(), TimeoutRefunded { job_id: job.id, amount: AMOUNT, node_slashed: false });
+        assert_eq!(
+            (e.state, e.finished_at),
+            (EscrowState::TimedOut, f.chain.now())
+        );
+        assert_eq!(
+            ok.event::<TimeoutRefunded>(),
+            TimeoutRefunded {
+                job_id: job.id,
+                amount: AMOUNT,
+                node_slashed: false
+            }
+        );
         let ix = f.timeout_refund_ix(job, &anyone.pubkey());
         f.fails(ix, &[&anyone], EscrowError::InvalidState);
     }
     let n = f.node_account(&node.key());
-    assert_eq!((n.stake, n.jobs_failed, n.active_jobs), (node_before.stake, 0, 0));
+    assert_eq!(
+        (n.stake, n.jobs_failed, n.active_jobs),
+        (node_before.stake, 0, 0)
+    );
 }
 
 #[test]
@@ -1211,14 +1675,24 @@ fn timeout_refund_rejects_accepted_jobs_and_wrong_accounts() {
     let ix = f.timeout_refund_ix(&accepted, &anyone.pubkey());
     f.fails(ix, &[&anyone], EscrowError::InvalidState);
     // The refund must go to the user.
-    let ix = escrow_ix(f.timeout_refund_accounts(&anyone.pubkey(), &locked, &other_user.token), eix::TimeoutRefund {});
+    let ix = escrow_ix(
+        f.timeout_refund_accounts(&anyone.pubkey(), &locked, &other_user.token),
+        eix::TimeoutRefund {},
+    );
     f.fails(ix, &[&anyone], EscrowError::WrongTokenOwner);
     let (_, wrong_mint) = f.other_mint_account(&user.key(), 0);
-    let ix = escrow_ix(f.timeout_refund_accounts(&anyone.pubkey(), &locked, &wrong_mint), eix::TimeoutRefund {});
+    let ix = escrow_ix(
+        f.timeout_refund_accounts(&anyone.pubkey(), &locked, &wrong_mint),
+        eix::TimeoutRefund {},
+    );
     f.fails(ix, &[&anyone], EscrowError::WrongMint);
     let mut a = f.timeout_refund_accounts(&anyone.pubkey(), &locked, &user.token);
     a.vault = other_job.vault;
-    f.fails(escrow_ix(a, eix::TimeoutRefund {}), &[&anyone], AnchorErrorCode::ConstraintSeeds);
+    f.fails(
+        escrow_ix(a, eix::TimeoutRefund {}),
+        &[&anyone],
+        AnchorErrorCode::ConstraintSeeds,
+    );
 }
 
 // ── timeout_refund_with_slash ────────────────────────────────────────────
@@ -1226,7 +1700,12 @@ fn timeout_refund_rejects_accepted_jobs_and_wrong_accounts() {
 #[test]
 fn timeout_refund_with_slash_slashes_by_the_jobs_tier() {
     // (job amount, tier rate): 10 %, 15 %, 20 %, 25 %.
-    for (amount, rate_bps) in [(5 * CYX, 1_000u64), (10 * CYX, 1_500), (AMOUNT, 2_000), (500 * CYX, 2_500)] {
+    for (amount, rate_bps) in [
+        (5 * CYX, 1_000u64),
+        (10 * CYX, 1_500),
+        (AMOUNT, 2_000),
+        (500 * CYX, 2_500),
+    ] {
         let (mut f, user, node) = setup();
         let anyone = f.wallet();
         let job = f.accepted_job(&user, &node, amount, EPOCHS);
@@ -1236,7 +1715,9 @@ fn timeout_refund_with_slash_slashes_by_the_jobs_tier() {
         f.chain.warp(7 * DAY);
         let b = f.balances(&job, &user.token, &node.token);
         let total_staked = f.config().total_staked;
-        let ok = f.timeout_refund_with_slash(&job, &anyone).expect("timeout with slash");
+        let ok = f
+            .timeout_refund_with_slash(&job, &anyone)
+            .expect("timeout with slash");
         let slash = STAKE * rate_bps / 10_000;
         let insurance = slash * 8 / 10;
         assert_eq!(
@@ -1254,11 +1735,24 @@ fn timeout_refund_with_slash_slashes_by_the_jobs_tier() {
         );
         assert_eq!(f.config().total_staked, total_staked - slash);
         let n = f.node_account(&node.key());
-        assert_eq!((n.stake, n.total_slashed, n.active_jobs, n.jobs_failed), (STAKE - slash, slash, 0, 1));
+        assert_eq!(
+            (n.stake, n.total_slashed, n.active_jobs, n.jobs_failed),
+            (STAKE - slash, slash, 0, 1)
+        );
         assert_eq!(f.state(&job), EscrowState::TimedOut);
-        assert_eq!(ok.event::<TimeoutRefunded>(), TimeoutRefunded { job_id: job.id, amount, node_slashed: true });
+        assert_eq!(
+            ok.event::<TimeoutRefunded>(),
+            TimeoutRefunded {
+                job_id: job.id,
+                amount,
+                node_slashed: true
+            }
+        );
         let s = ok.event::<NodeSlashed>();
-        assert_eq!((s.reason, s.amount, s.to_insurance, s.burned), (SlashReason::Timeout, slash, insurance, slash - insurance));
+        assert_eq!(
+            (s.reason, s.amount, s.to_insurance, s.burned),
+            (SlashReason::Timeout, slash, insurance, slash - insurance)
+        );
         f.assert_conserved();
     }
 }
@@ -1273,16 +1767,26 @@ fn timeout_refund_with_slash_rejects_wrong_states_and_nodes() {
     let job = f.accepted_job(&user, &node, AMOUNT, EPOCHS);
     let _busy = f.accepted_job(&user, &other, AMOUNT, EPOCHS);
     f.chain.warp(7 * DAY);
-    let ix = escrow_ix(f.timeout_refund_with_slash_accounts(&anyone.pubkey(), &locked, &user.token, &node.key()), eix::TimeoutRefundWithSlash {});
+    let ix = escrow_ix(
+        f.timeout_refund_with_slash_accounts(&anyone.pubkey(), &locked, &user.token, &node.key()),
+        eix::TimeoutRefundWithSlash {},
+    );
     f.fails(ix, &[&anyone], EscrowError::InvalidState);
     let ix = f.timeout_refund_with_slash_ix(&assigned, &anyone.pubkey());
     f.fails(ix, &[&anyone], EscrowError::InvalidState);
     // Slashing a node from another escrow instead.
-    let ix = escrow_ix(f.timeout_refund_with_slash_accounts(&anyone.pubkey(), &job, &user.token, &other.key()), eix::TimeoutRefundWithSlash {});
+    let ix = escrow_ix(
+        f.timeout_refund_with_slash_accounts(&anyone.pubkey(), &job, &user.token, &other.key()),
+        eix::TimeoutRefundWithSlash {},
+    );
     f.fails(ix, &[&anyone], EscrowError::WrongNode);
-    let ix = escrow_ix(f.timeout_refund_with_slash_accounts(&anyone.pubkey(), &job, &other.token, &node.key()), eix::TimeoutRefundWithSlash {});
+    let ix = escrow_ix(
+        f.timeout_refund_with_slash_accounts(&anyone.pubkey(), &job, &other.token, &node.key()),
+        eix::TimeoutRefundWithSlash {},
+    );
     f.fails(ix, &[&anyone], EscrowError::WrongTokenOwner);
-    f.timeout_refund_with_slash(&job, &anyone).expect("the right node");
+    f.timeout_refund_with_slash(&job, &anyone)
+        .expect("the right node");
     let ix = f.timeout_refund_with_slash_ix(&job, &anyone.pubkey());
     f.fails(ix, &[&anyone], EscrowError::InvalidState);
 }
@@ -1311,11 +1815,18 @@ fn close_escrow_returns_both_rents_to_the_user_after_the_grace_period() {
     let ix = f.close_ix(&open, &anyone.pubkey());
     f.fails(ix, &[&anyone], EscrowError::InvalidState);
     // Rent to someone else / another job's vault.
-    let ix = escrow_ix(f.close_escrow_accounts(&anyone.pubkey(), &completed, &anyone.pubkey()), eix::CloseEscrow {});
+    let ix = escrow_ix(
+        f.close_escrow_accounts(&anyone.pubkey(), &completed, &anyone.pubkey()),
+        eix::CloseEscrow {},
+    );
     f.fails(ix, &[&anyone], EscrowError::NotJobUser);
     let mut a = f.close_escrow_accounts(&anyone.pubkey(), &completed, &user.key());
     a.vault = cancelled.vault;
-    f.fails(escrow_ix(a, eix::CloseEscrow {}), &[&anyone], AnchorErrorCode::ConstraintSeeds);
+    f.fails(
+        escrow_ix(a, eix::CloseEscrow {}),
+        &[&anyone],
+        AnchorErrorCode::ConstraintSeeds,
+    );
 
     for job in [completed, cancelled, refunded, timed_out] {
         let rents = f.chain.lamports(&job.escrow) + f.chain.lamports(&job.vault);
@@ -1328,7 +1839,13 @@ fn close_escrow_returns_both_rents_to_the_user_after_the_grace_period() {
         assert_eq!(f.chain.lamports(&job.vault), 0);
         assert!(f.try_escrow(&job).is_none());
         assert_eq!(f.balance(&user.token), tokens);
-        assert_eq!(ok.event::<EscrowClosed>(), EscrowClosed { job_id: job.id, rent_to: user.key() });
+        assert_eq!(
+            ok.event::<EscrowClosed>(),
+            EscrowClosed {
+                job_id: job.id,
+                rent_to: user.key()
+            }
+        );
     }
 }
 
@@ -1374,15 +1891,28 @@ fn freeze_for_dispute_only_by_the_dispute_authority_on_running_jobs() {
     let admin = f.escrow_admin.insecure_clone();
     let coordinator = f.coordinator.insecure_clone();
     for signer in [&admin, &coordinator, &user.wallet] {
-        let ix = escrow_ix(f.freeze_accounts(&signer.pubkey(), &job), eix::FreezeForDispute {});
+        let ix = escrow_ix(
+            f.freeze_accounts(&signer.pubkey(), &job),
+            eix::FreezeForDispute {},
+        );
         f.fails(ix, &[signer], EscrowError::NotDisputeAuthority);
     }
     // Dispute/DAO's governance PDA is not its verdict PDA.
-    let inner = escrow_ix(f.freeze_accounts(&ids::governance_authority(), &job), eix::FreezeForDispute {});
-    f.fails(via_dispute_dao(AS_GOVERNANCE, inner), &[], EscrowError::NotDisputeAuthority);
+    let inner = escrow_ix(
+        f.freeze_accounts(&ids::governance_authority(), &job),
+        eix::FreezeForDispute {},
+    );
+    f.fails(
+        via_dispute_dao(AS_GOVERNANCE, inner),
+        &[],
+        EscrowError::NotDisputeAuthority,
+    );
     // Without its signature.
     let ix = without_signer(
-        escrow_ix(f.freeze_accounts(&ids::dispute_authority(), &job), eix::FreezeForDispute {}),
+        escrow_ix(
+            f.freeze_accounts(&ids::dispute_authority(), &job),
+            eix::FreezeForDispute {},
+        ),
         &ids::dispute_authority(),
     );
     f.fails(ix, &[], AnchorErrorCode::AccountNotSigner);
@@ -1430,15 +1960,27 @@ fn pause_blocks_new_work_but_never_exits() {
 
     // Not blocked: cancel (Locked and Assigned), refund.
     f.cancel(&locked, &user).expect("cancel while paused");
-    f.cancel(&assigned, &user).expect("cancel assigned while paused");
-    f.refund(&refundable, &user.wallet).expect("refund while paused");
+    f.cancel(&assigned, &user)
+        .expect("cancel assigned while paused");
+    f.refund(&refundable, &user.wallet)
+        .expect("refund while paused");
     // ...timeout refunds (with and without slash) and close.
     f.chain.warp(7 * DAY);
-    f.timeout_refund(&locked2, &anyone).expect("timeout refund while paused");
-    f.timeout_refund(&assigned2, &anyone).expect("timeout refund (assigned) while paused");
-    f.timeout_refund_with_slash(&to_slash, &anyone).expect("timeout slash while paused");
+    f.timeout_refund(&locked2, &anyone)
+        .expect("timeout refund while paused");
+    f.timeout_refund(&assigned2, &anyone)
+        .expect("timeout refund (assigned) while paused");
+    f.timeout_refund_with_slash(&to_slash, &anyone)
+        .expect("timeout slash while paused");
     f.close(&closable, &anyone).expect("close while paused");
-    for (j, s) in [(locked, EscrowState::Cancelled), (assigned, EscrowState::Cancelled), (refundable, EscrowState::Refunded), (locked2, EscrowState::TimedOut), (assigned2, EscrowState::TimedOut), (to_slash, EscrowState::TimedOut)] {
+    for (j, s) in [
+        (locked, EscrowState::Cancelled),
+        (assigned, EscrowState::Cancelled),
+        (refundable, EscrowState::Refunded),
+        (locked2, EscrowState::TimedOut),
+        (assigned2, EscrowState::TimedOut),
+        (to_slash, EscrowState::TimedOut),
+    ] {
         assert_eq!(f.state(&j), s);
     }
     f.assert_vaults_match();
@@ -1462,10 +2004,13 @@ fn deploy_token_plan_mints_the_fixed_supply_and_revokes_the_authority() {
             token_account: chain.svm.minimum_balance_for_rent_exemption(165),
         };
         let payer = chain.payer.pubkey();
-        let (steps, deployment) = token::plan(&payer, &authority, &owners, &token_program, rent).expect("plan");
+        let (steps, deployment) =
+            token::plan(&payer, &authority, &owners, &token_program, rent).expect("plan");
         for step in &steps {
             let signers: Vec<&Keypair> = step.signers.iter().collect();
-            chain.send(&step.instructions, &signers).unwrap_or_else(|e| panic!("{}: {e}", step.label));
+            chain
+                .send(&step.instructions, &signers)
+                .unwrap_or_else(|e| panic!("{}: {e}", step.label));
         }
         assert_eq!(TOTAL_SUPPLY, 1_000_000_000 * 1_000_000_000);
         assert_eq!(chain.mint_supply(&deployment.mint), TOTAL_SUPPLY);
@@ -1473,14 +2018,20 @@ fn deploy_token_plan_mints_the_fixed_supply_and_revokes_the_authority() {
         let expected = [3_000u64, 2_500, 2_000, 1_500, 1_000];
         assert_eq!(deployment.distribution.len(), 5);
         let mut sum = 0;
-        for ((name, owner, account, amount), (bps, want_owner)) in
-            deployment.distribution.iter().zip(expected.iter().zip(owners.iter()))
+        for ((name, owner, account, amount), (bps, want_owner)) in deployment
+            .distribution
+            .iter()
+            .zip(expected.iter().zip(owners.iter()))
         {
             assert_eq!(*amount, TOTAL_SUPPLY / 10_000 * bps, "{name}");
             assert_eq!(chain.token_balance(account), *amount, "{name}");
             assert_eq!(owner, want_owner);
             let data = chain.account(account).unwrap().data;
-            assert_eq!(&data[32..64], want_owner.as_ref(), "{name} token account owner");
+            assert_eq!(
+                &data[32..64],
+                want_owner.as_ref(),
+                "{name} token account owner"
+            );
             sum += amount;
         }
         assert_eq!(sum, TOTAL_SUPPLY);
@@ -1489,9 +2040,21 @@ fn deploy_token_plan_mints_the_fixed_supply_and_revokes_the_authority() {
         assert_eq!(&mint.data[..4], &[0, 0, 0, 0], "mint authority revoked");
         // Nobody can mint more, not even the former authority.
         let target = deployment.distribution[0].2;
-        let ix = token_ix::mint_to(&token_program, &deployment.mint, &target, &authority.pubkey(), &[], 1).unwrap();
+        let ix = token_ix::mint_to(
+            &token_program,
+            &deployment.mint,
+            &target,
+            &authority.pubkey(),
+            &[],
+            1,
+        )
+        .unwrap();
         let err = chain.send(&[ix], &[&authority]).unwrap_err();
-        assert_eq!(err.custom_code(), Some(token_error(TokenError::FixedSupply)), "{err}");
+        assert_eq!(
+            err.custom_code(),
+            Some(token_error(TokenError::FixedSupply)),
+            "{err}"
+        );
         assert_eq!(chain.mint_supply(&deployment.mint), TOTAL_SUPPLY);
     }
 }
@@ -1532,7 +2095,15 @@ fn token_2022_mint_runs_the_whole_lifecycle() {
     f.checkpoints(&refunded, &node, EPOCHS / 2);
     let b = f.balances(&refunded, &user.token, &node.token);
     f.refund(&refunded, &user.wallet).unwrap();
-    assert_eq!(f.balances(&refunded, &user.token, &node.token), Balances { user: b.user + AMOUNT / 2, vault: 0, node: b.node + AMOUNT / 2, ..b });
+    assert_eq!(
+        f.balances(&refunded, &user.token, &node.token),
+        Balances {
+            user: b.user + AMOUNT / 2,
+            vault: 0,
+            node: b.node + AMOUNT / 2,
+            ..b
+        }
+    );
     let slashed = f.accepted_job(&user, &node, AMOUNT, EPOCHS);
     f.chain.warp(7 * DAY);
     let b = f.balances(&slashed, &user.token, &node.token);
@@ -1562,13 +2133,27 @@ fn token_2022_mint_runs_the_whole_lifecycle() {
 
 #[test]
 fn proofs_from_the_test_verifier_bind_every_field() {
-    let s = ProofStatement { job_id: [1; 16], merkle_root: [2; 32], final_weights_hash: [3; 32], epochs: 4 };
+    let s = ProofStatement {
+        job_id: [1; 16],
+        merkle_root: [2; 32],
+        final_weights_hash: [3; 32],
+        epochs: 4,
+    };
     let p = insecure_test_proof(&s);
     assert_eq!(p, insecure_test_proof(&s));
     for other in [
-        ProofStatement { job_id: [9; 16], ..s },
-        ProofStatement { merkle_root: [9; 32], ..s },
-        ProofStatement { final_weights_hash: [9; 32], ..s },
+        ProofStatement {
+            job_id: [9; 16],
+            ..s
+        },
+        ProofStatement {
+            merkle_root: [9; 32],
+            ..s
+        },
+        ProofStatement {
+            final_weights_hash: [9; 32],
+            ..s
+        },
         ProofStatement { epochs: 5, ..s },
     ] {
         assert_ne!(insecure_test_proof(&other), p);

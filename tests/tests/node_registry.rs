@@ -288,7 +288,8 @@ fn update_params_without_the_admin_signature_fails_with_account_not_signer() {
 fn update_params_rejects_every_out_of_range_parameter() {
     let mut env = Env::new();
     let admin = admin(&env);
-    let mutations: Vec<(&str, fn(&mut RegistryParams))> = vec![
+    type Mutation = (&'static str, fn(&mut RegistryParams));
+    let mutations: Vec<Mutation> = vec![
         ("invalid_proof_slash_bps > 100%", |p| {
             p.invalid_proof_slash_bps = 10_001
         }),

@@ -7,7 +7,7 @@ use cyxwiz_common::{emit_event, seeds};
 use crate::{
     error::EscrowError,
     events::EscrowConfigUpdated,
-    state::{EscrowConfig, EscrowParams},
+    state::{EscrowConfig, EscrowParams, distinct_treasuries},
 };
 
 #[derive(Accounts)]
@@ -60,6 +60,14 @@ pub struct SetTreasury<'info> {
 
 impl SetTreasury<'_> {
     pub fn handle(&mut self) -> Result<()> {
+        require!(
+            distinct_treasuries(
+                &self.staking_treasury.key(),
+                &self.development_treasury.key(),
+                &self.liquidity_treasury.key(),
+            ),
+            EscrowError::InvalidParams
+        );
         self.config.staking_treasury = self.staking_treasury.key();
         self.config.development_treasury = self.development_treasury.key();
         self.config.liquidity_treasury = self.liquidity_treasury.key();

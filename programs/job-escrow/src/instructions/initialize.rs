@@ -7,7 +7,7 @@ use cyxwiz_common::{emit_event, ids, seeds};
 use crate::{
     error::EscrowError,
     events::EscrowConfigUpdated,
-    state::{EscrowConfig, EscrowParams},
+    state::{EscrowConfig, EscrowParams, distinct_treasuries},
 };
 
 #[derive(Accounts)]
@@ -46,6 +46,14 @@ impl Initialize<'_> {
         params.validate()?;
         require!(
             admin != Pubkey::default() && coordinator != Pubkey::default(),
+            EscrowError::InvalidParams
+        );
+        require!(
+            distinct_treasuries(
+                &self.staking_treasury.key(),
+                &self.development_treasury.key(),
+                &self.liquidity_treasury.key(),
+            ),
             EscrowError::InvalidParams
         );
         let (_, authority_bump) =

@@ -98,6 +98,14 @@ impl EscrowParams {
     }
 }
 
+/// Whether three treasury accounts are distinct. They must be: every fee payment passes
+/// all three as writable accounts, and Anchor rejects an instruction naming one writable
+/// account twice (`ConstraintDuplicateMutableAccount`), so a shared account would block
+/// every completion and every cancellation before assignment.
+pub fn distinct_treasuries(staking: &Pubkey, development: &Pubkey, liquidity: &Pubkey) -> bool {
+    staking != development && staking != liquidity && development != liquidity
+}
+
 #[account]
 #[derive(InitSpace, Debug)]
 pub struct EscrowConfig {
