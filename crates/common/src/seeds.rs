@@ -27,3 +27,28 @@ pub const DISPUTE_AUTHORITY: &[u8] = b"dispute-authority";
 /// `[GOVERNANCE_AUTHORITY]` under Dispute/DAO: the PDA that executes passed parameter
 /// proposals against the other programs' configs.
 pub const GOVERNANCE_AUTHORITY: &[u8] = b"governance-authority";
+
+/// `[REPUTATION_CONFIG]` under ReputationManager: parameters, authorities and the window of
+/// applied batch ids.
+pub const REPUTATION_CONFIG: &[u8] = b"reputation-config";
+/// `[NODE_REPUTATION, owner]` under ReputationManager: one score account per node wallet.
+pub const NODE_REPUTATION: &[u8] = b"node-reputation";
+/// `[USER_REPUTATION, wallet]` under ReputationManager: a job submitter's dispute record.
+pub const USER_REPUTATION: &[u8] = b"user-reputation";
+
+/// `[DAO_CONFIG]` under Dispute/DAO: parameters, counters and vault addresses.
+pub const DAO_CONFIG: &[u8] = b"dao-config";
+/// `[DEPOSIT_VAULT]` under Dispute/DAO: token account holding every voter's deposit.
+pub const DEPOSIT_VAULT: &[u8] = b"dao-deposit-vault";
+/// `[DAO_TREASURY]` under Dispute/DAO: the DAO treasury (voter rewards, slashed shares).
+pub const DAO_TREASURY: &[u8] = b"dao-treasury";
+/// `[APPEAL_VAULT]` under Dispute/DAO: appeal deposits held until the appeal is decided.
+pub const APPEAL_VAULT: &[u8] = b"dao-appeal-vault";
+/// `[VOTER, wallet]` under Dispute/DAO: one governance deposit per wallet.
+pub const VOTER: &[u8] = b"voter";
+/// `[DISPUTE, job_id]` under Dispute/DAO: at most one dispute per job.
+pub const DISPUTE: &[u8] = b"dispute";
+/// `[PROPOSAL, id (u64 LE)]` under Dispute/DAO: a parameter-change proposal.
+pub const PROPOSAL: &[u8] = b"proposal";
+/// `[VOTE, subject, round, voter]` under Dispute/DAO: one vote per voter, subject and round.
+pub const VOTE: &[u8] = b"vote";

@@ -32,6 +32,8 @@ pub enum EscrowError {
     WrongNode,
     #[msg("The assigned node's token account is required")]
     NodeTokenRequired,
+    #[msg("Reputation account does not belong to the escrow's node")]
+    WrongReputation,
     // ── parameters ──
     #[msg("Parameters are out of range")]
     InvalidParams,
@@ -58,6 +60,10 @@ pub enum EscrowError {
     TimedOut,
     #[msg("Escrow cannot be closed yet")]
     CloseTooEarly,
+    #[msg("The node's reputation tier does not allow a job of this size")]
+    TierTooLow,
+    #[msg("This job was already rated")]
+    AlreadyRated,
     // ── proof ──
     #[msg("Proof of compute is invalid")]
     InvalidProof,

@@ -2,7 +2,7 @@
 
 use anchor_lang::prelude::*;
 
-use crate::state::EscrowParams;
+use crate::state::{DisputeResolution, EscrowParams};
 
 #[event]
 #[derive(Debug, Clone, PartialEq)]
@@ -105,4 +105,22 @@ pub struct EscrowFrozen {
 pub struct EscrowClosed {
     pub job_id: [u8; 16],
     pub rent_to: Pubkey,
+}
+
+#[event]
+#[derive(Debug, Clone, PartialEq)]
+pub struct DisputeSettled {
+    pub job_id: [u8; 16],
+    pub resolution: DisputeResolution,
+    pub to_user: u64,
+    pub to_node: u64,
+    pub platform_fee: u64,
+}
+
+#[event]
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeRatedByUser {
+    pub job_id: [u8; 16],
+    pub node: Pubkey,
+    pub stars: u8,
 }

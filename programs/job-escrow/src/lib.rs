@@ -7,7 +7,8 @@
 //! `complete_payment` (Completed: node paid, platform fee split), `cancel` (Cancelled,
 //! before acceptance), `refund` (Refunded, by anchored progress), `timeout_refund`
 //! (TimedOut, node slashed). `freeze_for_dispute` (Disputed) hands the escrow to the
-//! Dispute/DAO program. `close_escrow` returns rent after a grace period.
+//! Dispute/DAO program, which settles it with `resolve_dispute`. `close_escrow` returns rent
+//! after a grace period; `rate_node` lets the user rate a completed job once.
 #![allow(unexpected_cfgs)]
 
 use anchor_lang::prelude::*;
@@ -112,8 +113,19 @@ pub mod job_escrow {
         ctx.accounts.handle()
     }
 
+    // ── user, after completion ────────────────────────────────────────────
+    pub fn rate_node(ctx: Context<RateNode>, stars: u8) -> Result<()> {
+        ctx.accounts.handle(stars)
+    }
+
     // ── Dispute/DAO (CPI, signed by its dispute-authority PDA) ───────────
     pub fn freeze_for_dispute(ctx: Context<FreezeForDispute>) -> Result<()> {
         ctx.accounts.handle()
+    }
+    pub fn resolve_dispute(
+        ctx: Context<ResolveDispute>,
+        resolution: DisputeResolution,
+    ) -> Result<()> {
+        ctx.accounts.handle(resolution)
     }
 }

@@ -93,3 +93,13 @@ pub struct JobReleased {
     pub active_jobs: u32,
     pub locked_until: i64,
 }
+
+#[event]
+#[derive(Debug, Clone, PartialEq)]
+pub struct DisputeSlashed {
+    pub node: Pubkey,
+    pub amount: u64,
+    pub to_user: u64,
+    pub to_treasury: u64,
+    pub remaining_stake: u64,
+}

@@ -91,4 +91,9 @@ pub mod node_registry {
     ) -> Result<()> {
         ctx.accounts.handle(job_amount, outcome)
     }
+
+    // ── Dispute/DAO (CPI, signed by its dispute-authority PDA) ───────────
+    pub fn slash_for_dispute(ctx: Context<SlashForDispute>, to_user_bps: u16) -> Result<()> {
+        ctx.accounts.handle(to_user_bps)
+    }
 }

@@ -5,6 +5,7 @@ use anchor_lang::prelude::*;
 use cyxwiz_common::{emit_event, seeds};
 use node_registry::{NodeAccount, RegistryConfig, program::NodeRegistry};
 
+use super::shared::*;
 use crate::{
     error::EscrowError,
     events::JobAccepted,
@@ -40,6 +41,7 @@ pub struct AcceptJob<'info> {
     )]
     pub node: Account<'info, NodeAccount>,
     pub registry_program: Program<'info, NodeRegistry>,
+    pub reputation: ReputationView<'info>,
 }
 
 impl AcceptJob<'_> {
@@ -51,6 +53,9 @@ impl AcceptJob<'_> {
             EscrowError::InvalidState
         );
         require!(!self.escrow.has_timed_out(now), EscrowError::TimedOut);
+        // The tier may have dropped since assignment.
+        self.reputation
+            .check_job_size(&self.escrow.node, self.escrow.amount)?;
 
         let bump = [self.config.authority_bump];
         let signer: &[&[&[u8]]] = &[&[seeds::ESCROW_AUTHORITY, &bump]];

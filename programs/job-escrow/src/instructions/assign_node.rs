@@ -1,12 +1,14 @@
 //! `assign_node`: the coordinator commits a node to a funded escrow. The node's standing
 //! is checked here, on-chain, against NodeRegistry: registered, not banned or suspended,
 //! not unstaking, recently alive, and staking at least the minimum for the job's size.
+//! Its reputation tier must allow the job's size (ReputationManager).
 //! A compromised coordinator therefore cannot hand a job to an unqualified node.
 
 use anchor_lang::prelude::*;
 use cyxwiz_common::{emit_event, seeds};
 use node_registry::{NodeAccount, RegistryConfig};
 
+use super::shared::*;
 use crate::{
     error::EscrowError,
     events::NodeAssigned,
@@ -33,6 +35,7 @@ pub struct AssignNode<'info> {
         seeds::program = node_registry::ID,
     )]
     pub node: Account<'info, NodeAccount>,
+    pub reputation: ReputationView<'info>,
 }
 
 impl AssignNode<'_> {
@@ -48,6 +51,8 @@ impl AssignNode<'_> {
         require!(!escrow.has_timed_out(now), EscrowError::TimedOut);
         self.node
             .check_eligible(now, &self.registry_config.params, escrow.amount)?;
+        self.reputation
+            .check_job_size(&self.node.owner, escrow.amount)?;
         escrow.node = self.node.owner;
         escrow.state = EscrowState::Assigned;
         escrow.assigned_at = now;

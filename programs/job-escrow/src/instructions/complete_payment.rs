@@ -1,5 +1,6 @@
-//! `complete_payment`: the node proves the work and is paid: 90 % to the node, the
-//! platform fee split across the treasury accounts and burned as configured.
+//! `complete_payment`: the node proves the work and is paid: 90 % to the node (92 % for a
+//! Diamond-tier node), the platform fee split across the treasury accounts and burned as
+//! configured.
 
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
@@ -35,6 +36,7 @@ pub struct CompletePayment<'info> {
     pub node_token: InterfaceAccount<'info, TokenAccount>,
     pub treasury: Treasury<'info>,
     pub registry: RegistryHooks<'info>,
+    pub reputation: ReputationView<'info>,
     pub token_program: Interface<'info, TokenInterface>,
 }
 
@@ -73,7 +75,8 @@ impl CompletePayment<'_> {
         verifier::verify(&statement, proof)?;
 
         let params = self.config.params;
-        let settlement = escrow.settle_completed(params.fee_bps)?;
+        let fee_bps = self.reputation.fee_bps(&escrow.node, &params)?;
+        let settlement = escrow.settle_completed(fee_bps)?;
         let parts = params.fee_split.split(settlement.fee)?;
         let payer = VaultPayer {
             escrow: &self.escrow,

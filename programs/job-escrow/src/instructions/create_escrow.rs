@@ -100,6 +100,7 @@ impl CreateEscrow<'_> {
             merkle_root: [0; 32],
             last_checkpoint_at: 0,
             final_weights_hash: [0; 32],
+            rated: false,
             bump: bumps.escrow,
             vault_bump: bumps.vault,
         });

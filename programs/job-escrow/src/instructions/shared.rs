@@ -6,10 +6,11 @@ use anchor_spl::token_interface::{
 };
 use cyxwiz_common::seeds;
 use node_registry::{JobOutcome, NodeAccount, RegistryConfig, program::NodeRegistry};
+use reputation_manager::{NodeReputation, ReputationConfig, Tier};
 
 use crate::{
     error::EscrowError,
-    state::{Escrow, EscrowConfig, FeeParts},
+    state::{Escrow, EscrowConfig, EscrowParams, FeeParts},
 };
 
 /// The platform's fee destinations, pinned to the config.
@@ -90,6 +91,57 @@ impl<'info> RegistryHooks<'info> {
             job_amount,
             outcome,
         )
+    }
+}
+
+/// The node's reputation and the tier table, read from ReputationManager.
+#[derive(Accounts)]
+pub struct ReputationView<'info> {
+    #[account(
+        seeds = [seeds::REPUTATION_CONFIG],
+        bump = reputation_config.bump,
+        seeds::program = reputation_manager::ID,
+    )]
+    pub reputation_config: Account<'info, ReputationConfig>,
+    #[account(
+        seeds = [seeds::NODE_REPUTATION, node_reputation.owner.as_ref()],
+        bump = node_reputation.bump,
+        seeds::program = reputation_manager::ID,
+    )]
+    pub node_reputation: Account<'info, NodeReputation>,
+}
+
+impl ReputationView<'_> {
+    fn tier_of(&self, node: &Pubkey) -> Result<Tier> {
+        require_keys_eq!(
+            self.node_reputation.owner,
+            *node,
+            EscrowError::WrongReputation
+        );
+        Ok(self
+            .reputation_config
+            .params
+            .tier_for(self.node_reputation.score))
+    }
+
+    /// Requires `node`'s tier to allow a job paying `amount` (spec: Bronze < 10, Silver
+    /// < 50, Gold < 200 tokens, Diamond any).
+    pub fn check_job_size(&self, node: &Pubkey, amount: u64) -> Result<()> {
+        let tier = self.tier_of(node)?;
+        require!(
+            amount <= self.reputation_config.params.tier_max_job_amount[tier.index()],
+            EscrowError::TierTooLow
+        );
+        Ok(())
+    }
+
+    /// The platform fee for `node`: the Diamond rate for Diamond nodes.
+    pub fn fee_bps(&self, node: &Pubkey, params: &EscrowParams) -> Result<u16> {
+        Ok(if self.tier_of(node)? == Tier::Diamond {
+            params.diamond_fee_bps
+        } else {
+            params.fee_bps
+        })
     }
 }
 

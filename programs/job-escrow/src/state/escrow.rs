@@ -55,8 +55,22 @@ pub struct Escrow {
     pub merkle_root: [u8; 32],
     pub last_checkpoint_at: i64,
     pub final_weights_hash: [u8; 32],
+    /// The user rated the node (once per job).
+    pub rated: bool,
     pub bump: u8,
     pub vault_bump: u8,
+}
+
+/// How Dispute/DAO settles a frozen escrow.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, InitSpace)]
+pub enum DisputeResolution {
+    /// The user won: full refund; the node's job counts as a lost dispute.
+    UserFavor,
+    /// The node won: paid as on completion (platform fee included).
+    NodeFavor,
+    /// No quorum or a tie: settled by anchored progress, as if the user had stopped the
+    /// job; nobody is penalised.
+    NoDecision,
 }
 
 /// Who gets what when an escrow is settled. Always sums to the escrow amount.
@@ -143,6 +157,7 @@ mod tests {
             merkle_root: [0; 32],
             last_checkpoint_at: 0,
             final_weights_hash: [0; 32],
+            rated: false,
             bump: 255,
             vault_bump: 255,
         }

@@ -113,7 +113,7 @@ impl RecordOutcome<'_> {
         {
             apply_slash(node_key, node, &mut config, &accounts, reason, rate)?;
         }
-        if outcome.is_failure() && node.record_failure(now, &params) {
+        if outcome.counts_as_repeated_failure() && node.record_failure(now, &params) {
             if node.stake > 0 {
                 apply_slash(
                     node_key,

@@ -3,12 +3,12 @@
 //! slashes only through `record_outcome`.
 
 use anchor_lang::prelude::*;
-use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
+use anchor_spl::token_interface::{self, Mint, TokenAccount, TokenInterface, TransferChecked};
 use cyxwiz_common::{emit_event, seeds};
 
 use crate::{
     error::RegistryError,
-    events::{NodeBanned, NodeSuspended},
+    events::{DisputeSlashed, NodeBanned, NodeSuspended},
     instructions::{SlashAccounts, apply_slash},
     state::{NodeAccount, NodeStatus, RegistryConfig, SlashReason},
 };
@@ -73,6 +73,87 @@ impl Slash<'_> {
             SlashReason::Timeout | SlashReason::InvalidProof => {}
         }
         self.config.total_staked = config.total_staked;
+        Ok(())
+    }
+}
+
+/// A dispute verdict against the node: the fraud rate of its stake is split between the
+/// wronged user (`to_user_bps`) and the DAO treasury, and the node is banned. Only the
+/// Dispute/DAO verdict PDA may call it.
+#[derive(Accounts)]
+pub struct SlashForDispute<'info> {
+    #[account(address = config.dispute_authority @ RegistryError::UnauthorizedSlasher)]
+    pub dispute_authority: Signer<'info>,
+    #[account(mut, seeds = [seeds::REGISTRY_CONFIG], bump = config.bump)]
+    pub config: Account<'info, RegistryConfig>,
+    #[account(mut, seeds = [seeds::NODE, node.owner.as_ref()], bump = node.bump)]
+    pub node: Account<'info, NodeAccount>,
+    #[account(mut, address = config.stake_vault @ RegistryError::WrongVault)]
+    pub stake_vault: InterfaceAccount<'info, TokenAccount>,
+    #[account(address = config.stake_mint @ RegistryError::WrongMint)]
+    pub stake_mint: InterfaceAccount<'info, Mint>,
+    #[account(mut, constraint = user_token.mint == config.stake_mint @ RegistryError::WrongMint)]
+    pub user_token: InterfaceAccount<'info, TokenAccount>,
+    #[account(mut, constraint = dao_treasury.mint == config.stake_mint @ RegistryError::WrongMint)]
+    pub dao_treasury: InterfaceAccount<'info, TokenAccount>,
+    pub token_program: Interface<'info, TokenInterface>,
+}
+
+impl SlashForDispute<'_> {
+    pub fn handle(&mut self, to_user_bps: u16) -> Result<()> {
+        require!(
+            to_user_bps <= cyxwiz_common::bps::MAX_BPS,
+            RegistryError::InvalidParams
+        );
+        let node_key = self.node.key();
+        let params = self.config.params;
+        let (total, to_user) = if self.node.stake > 0 {
+            let split = self.node.slash(params.fraud_slash_bps, &params)?;
+            let to_user = cyxwiz_common::bps::share(split.total, to_user_bps)
+                .ok_or(RegistryError::InvalidParams)?;
+            (split.total, to_user)
+        } else {
+            (0, 0)
+        };
+        let to_treasury = total - to_user;
+        self.config.total_staked = self
+            .config
+            .total_staked
+            .checked_sub(total)
+            .ok_or(RegistryError::Overflow)?;
+        let bump = [self.config.bump];
+        let signer: &[&[&[u8]]] = &[&[seeds::REGISTRY_CONFIG, &bump]];
+        for (to, amount) in [
+            (self.user_token.to_account_info(), to_user),
+            (self.dao_treasury.to_account_info(), to_treasury),
+        ] {
+            if amount == 0 {
+                continue;
+            }
+            token_interface::transfer_checked(
+                CpiContext::new_with_signer(
+                    self.token_program.key(),
+                    TransferChecked {
+                        from: self.stake_vault.to_account_info(),
+                        mint: self.stake_mint.to_account_info(),
+                        to,
+                        authority: self.config.to_account_info(),
+                    },
+                    signer,
+                ),
+                amount,
+                self.stake_mint.decimals,
+            )?;
+        }
+        self.node.status = NodeStatus::Banned;
+        emit_event!(DisputeSlashed {
+            node: node_key,
+            amount: total,
+            to_user,
+            to_treasury,
+            remaining_stake: self.node.stake,
+        });
+        emit_event!(NodeBanned { node: node_key });
         Ok(())
     }
 }

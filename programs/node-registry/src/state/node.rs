@@ -55,14 +55,26 @@ pub enum JobOutcome {
     TimedOut,
     /// The proof did not verify: failure and invalid-proof slash.
     InvalidProof,
+    /// A dispute was decided against the node: a failure; the verdict's own fraud slash
+    /// and ban follow (`slash_for_dispute`), so no other slash applies here.
+    DisputeLost,
 }
 
 impl JobOutcome {
     pub fn is_failure(self) -> bool {
         matches!(
             self,
-            JobOutcome::Failed | JobOutcome::TimedOut | JobOutcome::InvalidProof
+            JobOutcome::Failed
+                | JobOutcome::TimedOut
+                | JobOutcome::InvalidProof
+                | JobOutcome::DisputeLost
         )
+    }
+
+    /// Whether the outcome counts toward the repeated-failure slash. A lost dispute does
+    /// not: the node is banned and slashed by the verdict instead.
+    pub fn counts_as_repeated_failure(self) -> bool {
+        self.is_failure() && self != JobOutcome::DisputeLost
     }
 }
 

@@ -1,0 +1,9 @@
+//! Account and parameter types.
+
+pub mod config;
+pub mod dispute;
+pub mod governance;
+
+pub use config::*;
+pub use dispute::*;
+pub use governance::*;
