@@ -88,3 +88,112 @@ pub fn initialize_escrow(
         .data(),
     }
 }
+
+/// PDA of ReputationManager's config.
+pub fn reputation_config() -> Pubkey {
+    Pubkey::find_program_address(&[seeds::REPUTATION_CONFIG], &reputation_manager::ID).0
+}
+
+/// PDA of a node's reputation account.
+pub fn node_reputation(owner: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(
+        &[seeds::NODE_REPUTATION, owner.as_ref()],
+        &reputation_manager::ID,
+    )
+    .0
+}
+
+/// PDA of a job submitter's reputation account.
+pub fn user_reputation(wallet: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(
+        &[seeds::USER_REPUTATION, wallet.as_ref()],
+        &reputation_manager::ID,
+    )
+    .0
+}
+
+/// `reputation_manager::initialize`. `updater` is the coordinator's batch key.
+pub fn initialize_reputation(
+    deployer: &Pubkey,
+    admin: &Pubkey,
+    updater: &Pubkey,
+    params: reputation_manager::ReputationParams,
+) -> Instruction {
+    Instruction {
+        program_id: reputation_manager::ID,
+        accounts: reputation_manager::accounts::Initialize {
+            deployer: *deployer,
+            config: reputation_config(),
+            system_program: system_program::ID,
+        }
+        .to_account_metas(None),
+        data: reputation_manager::instruction::Initialize {
+            admin: *admin,
+            updater: *updater,
+            params,
+        }
+        .data(),
+    }
+}
+
+/// `reputation_manager::init_node_reputation` for the registered node of `owner`.
+pub fn init_node_reputation(payer: &Pubkey, owner: &Pubkey) -> Instruction {
+    Instruction {
+        program_id: reputation_manager::ID,
+        accounts: reputation_manager::accounts::InitNodeReputation {
+            payer: *payer,
+            node: Pubkey::find_program_address(
+                &[seeds::NODE, owner.as_ref()],
+                &node_registry::ID,
+            )
+            .0,
+            reputation: node_reputation(owner),
+            system_program: system_program::ID,
+        }
+        .to_account_metas(None),
+        data: reputation_manager::instruction::InitNodeReputation {}.data(),
+    }
+}
+
+/// Dispute/DAO PDAs: config, deposit vault, treasury, appeal vault.
+pub fn dao_config() -> Pubkey {
+    Pubkey::find_program_address(&[seeds::DAO_CONFIG], &dispute_dao::ID).0
+}
+pub fn dao_deposit_vault() -> Pubkey {
+    Pubkey::find_program_address(&[seeds::DEPOSIT_VAULT], &dispute_dao::ID).0
+}
+pub fn dao_treasury() -> Pubkey {
+    Pubkey::find_program_address(&[seeds::DAO_TREASURY], &dispute_dao::ID).0
+}
+pub fn dao_appeal_vault() -> Pubkey {
+    Pubkey::find_program_address(&[seeds::APPEAL_VAULT], &dispute_dao::ID).0
+}
+
+/// `dispute_dao::initialize`: the DAO config and its three vaults.
+pub fn initialize_dao(
+    deployer: &Pubkey,
+    admin: &Pubkey,
+    mint: &Pubkey,
+    token_program: &Pubkey,
+    params: dispute_dao::DaoParams,
+) -> Instruction {
+    Instruction {
+        program_id: dispute_dao::ID,
+        accounts: dispute_dao::accounts::Initialize {
+            deployer: *deployer,
+            config: dao_config(),
+            mint: *mint,
+            deposit_vault: dao_deposit_vault(),
+            treasury: dao_treasury(),
+            appeal_vault: dao_appeal_vault(),
+            token_program: *token_program,
+            system_program: system_program::ID,
+        }
+        .to_account_metas(None),
+        data: dispute_dao::instruction::Initialize {
+            admin: *admin,
+            params,
+        }
+        .data(),
+    }
+}

@@ -29,7 +29,7 @@ use std::{
 };
 
 use anchor_lang::{
-    InstructionData, ToAccountMetas,
+    AccountSerialize, InstructionData, ToAccountMetas,
     prelude::{AccountInfo, ProgramError, Pubkey},
     solana_program::{entrypoint::ProgramResult, program::invoke_signed},
     system_program,
@@ -41,6 +41,9 @@ use job_escrow::{
     constants::default_params as escrow_default_params,
     instruction as eix,
     verifier::{PROOF_LEN, ProofStatement},
+};
+use reputation_manager::{
+    NodeReputation, constants::default_params as reputation_default_params,
 };
 use solana_instruction::{AccountMeta, Instruction};
 use solana_keypair::Keypair;
@@ -238,7 +241,13 @@ pub struct EscrowEnv {
     /// Token account of every user and node wallet the fixture created.
     pub token_of: HashMap<Pubkey, Pubkey>,
     next_job: u64,
+    /// Whether `ids::DISPUTE_DAO` runs the real program (else the stand-in proxy).
+    pub real_dao: bool,
 }
+
+/// Score the fixture gives every node it registers: Gold (jobs below 200 CYXWIZ), so job
+/// tests are not capped by the Bronze tier and pay the standard 10 % fee.
+pub const DEFAULT_NODE_SCORE: u16 = 700;
 
 impl std::fmt::Debug for EscrowEnv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -269,23 +278,46 @@ impl EscrowEnv {
 
     /// Registry and escrow initialised over a mint of `token_program`.
     pub fn new_with(token_program: Pubkey, prover: Prover) -> Self {
-        let mut f = Self::uninitialized(token_program, prover);
+        Self::build(token_program, prover, false)
+    }
+
+    /// As [`EscrowEnv::new_with`], with the real Dispute/DAO program at its id when
+    /// `real_dao` (initialise it with the DAO fixture) instead of the stand-in proxy.
+    pub fn build(token_program: Pubkey, prover: Prover, real_dao: bool) -> Self {
+        let mut f = Self::uninitialized_with(token_program, prover, real_dao);
         let ix = f.initialize_ix(escrow_default_params());
+        let rep = deploy::initialize_reputation(
+            &ids::DEPLOYER,
+            &f.escrow_admin.pubkey(),
+            &f.coordinator.pubkey(),
+            reputation_default_params(),
+        );
         let deployer = cyxwiz_deploy::keys::localnet_deployer();
         f.env
             .chain
-            .send(&[ix], &[&deployer])
-            .expect("initialize escrow");
+            .send(&[ix, rep], &[&deployer])
+            .expect("initialize escrow and reputation");
         f
     }
 
     /// Registry initialised, treasury accounts and authorities created, the stand-in
     /// Dispute/DAO program registered; JobEscrow not initialised.
     pub fn uninitialized(token_program: Pubkey, prover: Prover) -> Self {
+        Self::uninitialized_with(token_program, prover, false)
+    }
+
+    fn uninitialized_with(token_program: Pubkey, prover: Prover, real_dao: bool) -> Self {
         let mut env = Env::new_with(token_program);
-        env.chain
-            .svm
-            .add_builtin(ids::DISPUTE_DAO, crate::native_program!(dispute_dao_proxy));
+        if real_dao {
+            env.chain.svm.add_builtin(
+                ids::DISPUTE_DAO,
+                crate::native_program!(dispute_dao::entry),
+            );
+        } else {
+            env.chain
+                .svm
+                .add_builtin(ids::DISPUTE_DAO, crate::native_program!(dispute_dao_proxy));
+        }
         let escrow_admin = env.wallet();
         let coordinator = env.wallet();
         let treasury_owner = Keypair::new();
@@ -304,6 +336,7 @@ impl EscrowEnv {
             jobs: Vec::new(),
             token_of: HashMap::new(),
             next_job: 0,
+            real_dao,
         }
     }
 
@@ -319,10 +352,59 @@ impl EscrowEnv {
 
     /// A registered node staking `stake` (its token account is left empty, so every
     /// token it holds later is pay).
+    /// Its reputation account is created and given [`DEFAULT_NODE_SCORE`].
     pub fn node(&mut self, stake: u64) -> Operator {
         let op = self.env.registered(stake, stake);
         self.token_of.insert(op.key(), op.token);
+        let ix = deploy::init_node_reputation(&op.key(), &op.key());
+        self.env
+            .chain
+            .send(&[ix], &[&op.wallet])
+            .expect("init node reputation");
+        self.set_score(&op.key(), DEFAULT_NODE_SCORE);
         op
+    }
+
+    /// The reputation account of node `owner`, if it exists.
+    pub fn try_reputation(&self, owner: &Pubkey) -> Option<NodeReputation> {
+        self.chain.anchor_account(&deploy::node_reputation(owner))
+    }
+
+    pub fn reputation(&self, owner: &Pubkey) -> NodeReputation {
+        self.try_reputation(owner).expect("node reputation exists")
+    }
+
+    /// Rewrites `owner`'s reputation account in place (to reach a tier without history).
+    pub fn set_reputation(&mut self, owner: &Pubkey, f: impl FnOnce(&mut NodeReputation)) {
+        let key = deploy::node_reputation(owner);
+        let mut rep = self.reputation(owner);
+        f(&mut rep);
+        let mut acc = self.chain.account(&key).expect("reputation account");
+        let mut data = Vec::with_capacity(acc.data.len());
+        rep.try_serialize(&mut data).expect("serialize reputation");
+        acc.data[..data.len()].copy_from_slice(&data);
+        self.chain
+            .svm
+            .set_account(key, acc)
+            .expect("set reputation account");
+    }
+
+    /// Sets `owner`'s score (and points) and the matching tier.
+    pub fn set_score(&mut self, owner: &Pubkey, score: u16) {
+        let tier = reputation_default_params().tier_for(score);
+        self.set_reputation(owner, |r| {
+            r.score = score;
+            r.points = score;
+            r.tier = tier;
+        });
+    }
+
+    /// ReputationManager accounts JobEscrow reads for `node_owner`.
+    pub fn reputation_view(&self, node_owner: &Pubkey) -> eacc::ReputationView {
+        eacc::ReputationView {
+            reputation_config: deploy::reputation_config(),
+            node_reputation: deploy::node_reputation(node_owner),
+        }
     }
 
     /// The fixture-created token account of `wallet`.
@@ -605,6 +687,7 @@ impl EscrowEnv {
             escrow: job.escrow,
             registry_config: registry_config_pda(),
             node: node_pda(node_owner),
+            reputation: self.reputation_view(node_owner),
         }
     }
 
@@ -617,6 +700,7 @@ impl EscrowEnv {
             registry_config: registry_config_pda(),
             node: node_pda(node_owner),
             registry_program: node_registry::ID,
+            reputation: self.reputation_view(node_owner),
         }
     }
 
@@ -646,6 +730,7 @@ impl EscrowEnv {
             node_token: *node_token,
             treasury: self.treasury_accounts(),
             registry: self.registry_hooks(node_owner),
+            reputation: self.reputation_view(node_owner),
             token_program: self.token_program,
         }
     }
@@ -722,6 +807,36 @@ impl EscrowEnv {
             dispute_authority: *dispute_authority,
             config: escrow_config_pda(),
             escrow: job.escrow,
+        }
+    }
+
+    /// `resolve_dispute` as Dispute/DAO's verdict PDA would call it.
+    pub fn resolve_dispute_accounts(&self, dispute_authority: &Pubkey, job: &Job) -> eacc::ResolveDispute {
+        let e = self.escrow(job);
+        eacc::ResolveDispute {
+            dispute_authority: *dispute_authority,
+            escrow: job.escrow,
+            vault: job.vault,
+            mint: self.mint,
+            user_token: self.token_of(&e.user),
+            node_token: self.token_of(&e.node),
+            treasury: self.treasury_accounts(),
+            registry: self.registry_hooks(&e.node),
+            reputation: self.reputation_view(&e.node),
+            token_program: self.token_program,
+        }
+    }
+
+    pub fn rate_node_accounts(&self, user: &Pubkey, job: &Job) -> eacc::RateNode {
+        let e = self.escrow(job);
+        eacc::RateNode {
+            user: *user,
+            config: escrow_config_pda(),
+            escrow: job.escrow,
+            escrow_authority: ids::escrow_authority(),
+            reputation_config: deploy::reputation_config(),
+            node_reputation: deploy::node_reputation(&e.node),
+            reputation_program: reputation_manager::ID,
         }
     }
 
@@ -884,6 +999,21 @@ impl EscrowEnv {
         )
     }
 
+    /// `resolve_dispute` through the stand-in Dispute/DAO program.
+    pub fn resolve_ix(&self, job: &Job, resolution: job_escrow::DisputeResolution) -> Instruction {
+        via_dispute_dao(
+            AS_DISPUTE_AUTHORITY,
+            escrow_ix(
+                self.resolve_dispute_accounts(&ids::dispute_authority(), job),
+                eix::ResolveDispute { resolution },
+            ),
+        )
+    }
+
+    pub fn rate_ix(&self, job: &Job, user: &Pubkey, stars: u8) -> Instruction {
+        escrow_ix(self.rate_node_accounts(user, job), eix::RateNode { stars })
+    }
+
     // ── sending helpers ──────────────────────────────────────────────────
 
     /// Creates an escrow for a fresh job; the job is tracked only if creation succeeds.
@@ -961,6 +1091,20 @@ impl EscrowEnv {
     pub fn freeze(&mut self, job: &Job) -> Result<TxOk, TxError> {
         let ix = self.freeze_ix(job);
         self.send(ix, &[])
+    }
+
+    pub fn resolve(
+        &mut self,
+        job: &Job,
+        resolution: job_escrow::DisputeResolution,
+    ) -> Result<TxOk, TxError> {
+        let ix = self.resolve_ix(job, resolution);
+        self.send(ix, &[])
+    }
+
+    pub fn rate(&mut self, job: &Job, user: &User, stars: u8) -> Result<TxOk, TxError> {
+        let ix = self.rate_ix(job, &user.key(), stars);
+        self.send(ix, &[&user.wallet])
     }
 
     pub fn escrow_set_paused(&mut self, paused: bool) -> Result<TxOk, TxError> {

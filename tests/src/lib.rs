@@ -15,6 +15,7 @@
 //! * state forging ([`Env::set_node`], [`Env::forge_copy`]) for states no registry-only
 //!   test can reach (active jobs) and for accounts at the wrong address.
 
+pub mod dao;
 pub mod escrow;
 
 use anchor_lang::{
@@ -36,11 +37,16 @@ use solana_signer::Signer;
 /// Lamports given to every wallet the fixture creates (rent for node accounts, fees).
 pub const WALLET_LAMPORTS: u64 = 10_000_000_000;
 
-/// The programs every test chain runs natively.
+/// The programs every test chain runs natively. Dispute/DAO is added by the fixtures:
+/// the escrow fixture registers a stand-in at its id, the DAO fixture the real program.
 pub fn programs() -> Vec<(Pubkey, BuiltinFunctionRegisterer)> {
     vec![
         (node_registry::ID, native_program!(node_registry::entry)),
         (job_escrow::ID, native_program!(job_escrow::entry)),
+        (
+            reputation_manager::ID,
+            native_program!(reputation_manager::entry),
+        ),
     ]
 }
 
