@@ -14,7 +14,7 @@ fi
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-for prog in node-registry job-escrow; do
+for prog in node-registry job-escrow reputation-manager dispute-dao; do
   name=${prog//-/_}
   (cd "programs/$prog" && anchor idl build -o "$out/$name.json" >/dev/null)
 done

@@ -10,14 +10,19 @@
 //! * an escrow that reached a terminal state never changes again (until it is closed,
 //!   after which it stays closed), and a failed transaction changes nothing at all.
 //!
-//! At the end every escrow is driven to a terminal state by timeouts.
+//! Disputes are part of the flows: Dispute/DAO's verdict PDA (the fixture's stand-in
+//! signs as it) freezes running escrows and settles them by each verdict (user wins: full
+//! refund; node wins: paid with the platform fee; no decision: by anchored progress).
+//!
+//! At the end every escrow is driven to a terminal state by timeouts (and frozen ones by a
+//! verdict, which no timeout can touch).
 
 use std::collections::HashMap;
 
 use anchor_lang::prelude::Pubkey;
 use cyxwiz_common::units::{DAY, ONE_CYXWIZ};
 use cyxwiz_program_tests::{Operator, escrow::*};
-use job_escrow::{EscrowState, verifier::insecure_test_proof};
+use job_escrow::{DisputeResolution, EscrowState, verifier::insecure_test_proof};
 use proptest::{prelude::*, sample::Index};
 use solana_keypair::Keypair;
 use solana_signer::Signer;
@@ -89,6 +94,15 @@ enum Op {
     Heartbeat {
         node: usize,
     },
+    /// Dispute/DAO freezes a running escrow.
+    Freeze {
+        job: Pick,
+    },
+    /// Dispute/DAO executes a verdict: 0 user wins, 1 node wins, 2 no decision.
+    Resolve {
+        job: Pick,
+        verdict: usize,
+    },
     Warp {
         secs: usize,
     },
@@ -109,6 +123,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => pick().prop_map(|job| Op::TimeoutRefundWithSlash { job }),
         1 => pick().prop_map(|job| Op::Close { job }),
         3 => (0..3usize).prop_map(|node| Op::Heartbeat { node }),
+        2 => pick().prop_map(|job| Op::Freeze { job }),
+        2 => (pick(), 0..3usize).prop_map(|(job, verdict)| Op::Resolve { job, verdict }),
         1 => (0..WARPS.len()).prop_map(|secs| Op::Warp { secs }),
     ]
 }
@@ -122,6 +138,14 @@ fn assigned(s: EscrowState) -> bool {
 fn running(s: EscrowState) -> bool {
     s == EscrowState::InProgress
 }
+fn disputed(s: EscrowState) -> bool {
+    s == EscrowState::Disputed
+}
+const VERDICTS: [DisputeResolution; 3] = [
+    DisputeResolution::UserFavor,
+    DisputeResolution::NodeFavor,
+    DisputeResolution::NoDecision,
+];
 fn finished(s: EscrowState) -> bool {
     s.is_terminal()
 }
@@ -140,7 +164,9 @@ impl World {
     fn new() -> Self {
         let mut f = EscrowEnv::new(insecure_test_proof);
         let users = (0..3).map(|_| f.user(USER_TOKENS)).collect();
-        let nodes = STAKES.iter().map(|s| f.node(*s)).collect();
+        let nodes: Vec<Operator> = STAKES.iter().map(|s| f.node(*s)).collect();
+        // The biggest staker is Diamond: any job size, 8 % platform fee.
+        f.set_score(&nodes[2].key(), 850);
         let stranger = f.wallet();
         let initial_supply = f.supply();
         World {
@@ -337,6 +363,27 @@ impl World {
                 let node = &self.nodes[*node];
                 self.f.env.heartbeat(node).map(|_| ())
             }
+            Op::Freeze { job } => {
+                let Some(job) = self.job(job, running) else {
+                    return;
+                };
+                if self.f.try_escrow(&job).is_none() {
+                    return;
+                }
+                self.f.freeze(&job).map(|_| ())
+            }
+            Op::Resolve { job, verdict } => {
+                let Some(job) = self.job(job, disputed) else {
+                    return;
+                };
+                let Some(e) = self.f.try_escrow(&job) else {
+                    return;
+                };
+                if self.node_of(&e.node).is_none() {
+                    return;
+                }
+                self.f.resolve(&job, VERDICTS[*verdict]).map(|_| ())
+            }
             Op::Warp { secs } => {
                 self.f.chain.warp(WARPS[*secs]);
                 return;
@@ -415,6 +462,16 @@ impl World {
                     self.f
                         .timeout_refund_with_slash(&job, &anyone)
                         .expect("timeout with slash");
+                }
+                EscrowState::Disputed => {
+                    let ix = self.f.timeout_refund_with_slash_ix(&job, &anyone.pubkey());
+                    assert!(
+                        self.f.send(ix, &[&anyone]).is_err(),
+                        "a timeout must not settle a disputed escrow"
+                    );
+                    self.f
+                        .resolve(&job, DisputeResolution::NoDecision)
+                        .expect("verdict");
                 }
                 _ => {}
             }

@@ -854,6 +854,7 @@ fn accept_job_rejects_wrong_nodes_states_and_times() {
     f.fails(ix, &[&other.wallet], EscrowError::NotAssignedNode);
     let mut accounts = f.accept_job_accounts(&user.key(), &job);
     accounts.node = node_pda(&node.key());
+    accounts.reputation = f.reputation_view(&node.key());
     f.fails(
         escrow_ix(accounts, eix::AcceptJob {}),
         &[&user.wallet],
@@ -1208,6 +1209,7 @@ fn complete_payment_rejects_substituted_accounts() {
     // The user signs.
     let mut a = f.complete_payment_accounts(&user.key(), &job, &node.token);
     a.registry = f.registry_hooks(&node.key());
+    a.reputation = f.reputation_view(&node.key());
     f.fails(
         escrow_ix(a, data()),
         &[&user.wallet],
@@ -1707,6 +1709,8 @@ fn timeout_refund_with_slash_slashes_by_the_jobs_tier() {
         (500 * CYX, 2_500),
     ] {
         let (mut f, user, node) = setup();
+        // Jobs of 200 CYXWIZ and more need a Diamond node.
+        f.set_score(&node.key(), 850);
         let anyone = f.wallet();
         let job = f.accepted_job(&user, &node, amount, EPOCHS);
         f.checkpoints(&job, &node, 2);
@@ -2158,4 +2162,126 @@ fn proofs_from_the_test_verifier_bind_every_field() {
     ] {
         assert_ne!(insecure_test_proof(&other), p);
     }
+}
+
+#[test]
+fn resolve_dispute_settles_by_each_verdict() {
+    use job_escrow::{DisputeResolution, events::DisputeSettled};
+    // (verdict, user gets, node gets, fee, escrow state, node failure counted)
+    let cases = [
+        (DisputeResolution::UserFavor, AMOUNT, 0, 0, EscrowState::Refunded, 1),
+        (DisputeResolution::NodeFavor, 0, 90 * CYX, 10 * CYX, EscrowState::Completed, 0),
+        // 1 of 4 epochs anchored: the node is paid a quarter, no fee.
+        (DisputeResolution::NoDecision, 75 * CYX, 25 * CYX, 0, EscrowState::Refunded, 0),
+    ];
+    for (resolution, to_user, to_node, fee, state, failed) in cases {
+        let (mut f, user, node) = setup();
+        let job = f.accepted_job(&user, &node, AMOUNT, EPOCHS);
+        f.checkpoints(&job, &node, 1);
+        f.freeze(&job).expect("freeze");
+        let b = f.balances(&job, &user.token, &node.token);
+        let stake = f.node_account(&node.key()).stake;
+        let ok = f.resolve(&job, resolution).expect("resolve");
+        let a = f.balances(&job, &user.token, &node.token);
+        assert_eq!(a.user, b.user + to_user, "{resolution:?}");
+        assert_eq!(a.node, b.node + to_node, "{resolution:?}");
+        assert_eq!(a.vault, 0);
+        assert_eq!(
+            (a.staking - b.staking) + (a.development - b.development) + (a.liquidity - b.liquidity)
+                + (b.supply - a.supply),
+            fee,
+            "{resolution:?}"
+        );
+        assert_eq!(f.state(&job), state);
+        let n = f.node_account(&node.key());
+        // The escrow never slashes on a verdict: Dispute/DAO does, through NodeRegistry.
+        assert_eq!((n.stake, n.active_jobs, n.jobs_failed), (stake, 0, failed));
+        assert_eq!(
+            ok.event::<DisputeSettled>(),
+            DisputeSettled {
+                job_id: job.id,
+                resolution,
+                to_user,
+                to_node,
+                platform_fee: fee,
+            }
+        );
+        // Settled once: a second verdict is refused.
+        let ix = f.resolve_ix(&job, resolution);
+        f.fails(ix, &[], EscrowError::InvalidState);
+    }
+}
+
+#[test]
+fn resolve_dispute_needs_the_dispute_authority_a_frozen_escrow_and_the_parties_accounts() {
+    use job_escrow::DisputeResolution;
+    let (mut f, user, node) = setup();
+    let job = f.accepted_job(&user, &node, AMOUNT, EPOCHS);
+    // Not frozen yet.
+    let ix = f.resolve_ix(&job, DisputeResolution::UserFavor);
+    f.fails(ix, &[], EscrowError::InvalidState);
+    f.freeze(&job).expect("freeze");
+    // Other signers, and the governance PDA.
+    let coordinator = f.coordinator.insecure_clone();
+    for signer in [&coordinator, &user.wallet] {
+        let ix = escrow_ix(
+            f.resolve_dispute_accounts(&signer.pubkey(), &job),
+            eix::ResolveDispute {
+                resolution: DisputeResolution::UserFavor,
+            },
+        );
+        f.fails(ix, &[signer], EscrowError::NotDisputeAuthority);
+    }
+    let inner = escrow_ix(
+        f.resolve_dispute_accounts(&ids::governance_authority(), &job),
+        eix::ResolveDispute {
+            resolution: DisputeResolution::UserFavor,
+        },
+    );
+    f.fails(
+        via_dispute_dao(AS_GOVERNANCE, inner),
+        &[],
+        EscrowError::NotDisputeAuthority,
+    );
+    // The refund must go to the job's user and the pay to its node.
+    let stranger = f.user(0);
+    let mut a = f.resolve_dispute_accounts(&ids::dispute_authority(), &job);
+    a.user_token = stranger.token;
+    let ix = via_dispute_dao(
+        AS_DISPUTE_AUTHORITY,
+        escrow_ix(
+            a,
+            eix::ResolveDispute {
+                resolution: DisputeResolution::UserFavor,
+            },
+        ),
+    );
+    f.fails(ix, &[], EscrowError::WrongTokenOwner);
+    let mut a = f.resolve_dispute_accounts(&ids::dispute_authority(), &job);
+    a.node_token = stranger.token;
+    let ix = via_dispute_dao(
+        AS_DISPUTE_AUTHORITY,
+        escrow_ix(
+            a,
+            eix::ResolveDispute {
+                resolution: DisputeResolution::NodeFavor,
+            },
+        ),
+    );
+    f.fails(ix, &[], EscrowError::WrongTokenOwner);
+    // Another node's reputation cannot set the fee.
+    let other = f.node(STAKE);
+    f.set_score(&other.key(), 900);
+    let mut a = f.resolve_dispute_accounts(&ids::dispute_authority(), &job);
+    a.reputation = f.reputation_view(&other.key());
+    let ix = via_dispute_dao(
+        AS_DISPUTE_AUTHORITY,
+        escrow_ix(
+            a,
+            eix::ResolveDispute {
+                resolution: DisputeResolution::NodeFavor,
+            },
+        ),
+    );
+    f.fails(ix, &[], EscrowError::WrongReputation);
 }
