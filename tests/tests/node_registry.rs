@@ -1636,3 +1636,40 @@ fn suspension_imposed_during_the_cooldown_must_be_served_before_withdrawal() {
     env.assert_conserved();
     env.assert_supply_accounted();
 }
+
+#[test]
+fn slash_for_dispute_only_by_the_dispute_authority() {
+    let mut env = Env::new();
+    let op = env.registered(5_000 * ONE_CYXWIZ, 5_000 * ONE_CYXWIZ);
+    let admin = admin(&env);
+    let attacker = env.wallet();
+    let user_token = env.fund_tokens(&attacker.pubkey(), 0);
+    let treasury = env.fund_tokens(&admin.pubkey(), 0);
+    let (mint, token_program, node) = (env.mint, env.token_program, node_pda(&op.key()));
+    let accounts = move |signer: Pubkey| node_registry::accounts::SlashForDispute {
+        dispute_authority: signer,
+        config: config_pda(),
+        node,
+        stake_vault: vault_pda(),
+        stake_mint: mint,
+        user_token,
+        dao_treasury: treasury,
+        token_program,
+    };
+    for signer in [&attacker, &op.wallet, &admin] {
+        let ix = registry_ix(
+            accounts(signer.pubkey()),
+            rix::SlashForDispute { to_user_bps: 5_000 },
+        );
+        assert_fails(&mut env, ix, &[signer], RegistryError::UnauthorizedSlasher);
+    }
+    let ix = without_signer(
+        registry_ix(
+            accounts(ids::dispute_authority()),
+            rix::SlashForDispute { to_user_bps: 5_000 },
+        ),
+        &ids::dispute_authority(),
+    );
+    assert_fails(&mut env, ix, &[], AnchorError::AccountNotSigner);
+    assert_eq!(env.node(&op.key()).unwrap().status, NodeStatus::Active);
+}
