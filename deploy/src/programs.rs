@@ -142,11 +142,8 @@ pub fn init_node_reputation(payer: &Pubkey, owner: &Pubkey) -> Instruction {
         program_id: reputation_manager::ID,
         accounts: reputation_manager::accounts::InitNodeReputation {
             payer: *payer,
-            node: Pubkey::find_program_address(
-                &[seeds::NODE, owner.as_ref()],
-                &node_registry::ID,
-            )
-            .0,
+            node: Pubkey::find_program_address(&[seeds::NODE, owner.as_ref()], &node_registry::ID)
+                .0,
             reputation: node_reputation(owner),
             system_program: system_program::ID,
         }

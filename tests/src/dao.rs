@@ -31,9 +31,9 @@ use solana_keypair::Keypair;
 use solana_signer::Signer;
 
 use crate::{
-    TxError, TxOk, config_pda as registry_config_pda, node_pda,
+    TxError, TxOk, config_pda as registry_config_pda,
     escrow::{EscrowEnv, Job, Prover, User},
-    vault_pda as stake_vault_pda,
+    node_pda, vault_pda as stake_vault_pda,
 };
 
 pub fn dao_ix(accounts: impl ToAccountMetas, data: impl InstructionData) -> Instruction {
@@ -245,7 +245,11 @@ impl DaoEnv {
         }
     }
 
-    pub fn move_deposit_accounts(&self, wallet: &Pubkey, wallet_token: &Pubkey) -> dacc::MoveDeposit {
+    pub fn move_deposit_accounts(
+        &self,
+        wallet: &Pubkey,
+        wallet_token: &Pubkey,
+    ) -> dacc::MoveDeposit {
         dacc::MoveDeposit {
             wallet: *wallet,
             config: deploy::dao_config(),
@@ -301,7 +305,12 @@ impl DaoEnv {
         }
     }
 
-    pub fn appeal_accounts(&self, appellant: &Pubkey, appellant_token: &Pubkey, job: &Job) -> dacc::Appeal {
+    pub fn appeal_accounts(
+        &self,
+        appellant: &Pubkey,
+        appellant_token: &Pubkey,
+        job: &Job,
+    ) -> dacc::Appeal {
         dacc::Appeal {
             appellant: *appellant,
             config: deploy::dao_config(),
@@ -345,7 +354,13 @@ impl DaoEnv {
         }
     }
 
-    pub fn claim_reward_accounts(&self, wallet: &Pubkey, wallet_token: &Pubkey, job: &Job, round: u8) -> dacc::ClaimVoteReward {
+    pub fn claim_reward_accounts(
+        &self,
+        wallet: &Pubkey,
+        wallet_token: &Pubkey,
+        job: &Job,
+        round: u8,
+    ) -> dacc::ClaimVoteReward {
         let dispute = dispute_pda(&job.id);
         dacc::ClaimVoteReward {
             wallet: *wallet,
@@ -398,7 +413,11 @@ impl DaoEnv {
         }
     }
 
-    pub fn close_proposal_vote_accounts(&self, wallet: &Pubkey, id: u64) -> dacc::CloseProposalVote {
+    pub fn close_proposal_vote_accounts(
+        &self,
+        wallet: &Pubkey,
+        id: u64,
+    ) -> dacc::CloseProposalVote {
         let proposal = proposal_pda(id);
         dacc::CloseProposalVote {
             wallet: *wallet,
@@ -410,22 +429,40 @@ impl DaoEnv {
     // ── instruction builders ─────────────────────────────────────────────
 
     pub fn deposit_ix(&self, v: &Voter, amount: u64) -> Instruction {
-        dao_ix(self.move_deposit_accounts(&v.key(), &v.token), dix::Deposit { amount })
+        dao_ix(
+            self.move_deposit_accounts(&v.key(), &v.token),
+            dix::Deposit { amount },
+        )
     }
 
     pub fn withdraw_ix(&self, v: &Voter, amount: u64) -> Instruction {
-        dao_ix(self.move_deposit_accounts(&v.key(), &v.token), dix::Withdraw { amount })
+        dao_ix(
+            self.move_deposit_accounts(&v.key(), &v.token),
+            dix::Withdraw { amount },
+        )
     }
 
-    pub fn create_dispute_ix(&self, job: &Job, opener: &Pubkey, claim: Claim, evidence: [u8; 32]) -> Instruction {
+    pub fn create_dispute_ix(
+        &self,
+        job: &Job,
+        opener: &Pubkey,
+        claim: Claim,
+        evidence: [u8; 32],
+    ) -> Instruction {
         dao_ix(
             self.create_dispute_accounts(opener, job),
-            dix::CreateDispute { claim, evidence_hash: evidence },
+            dix::CreateDispute {
+                claim,
+                evidence_hash: evidence,
+            },
         )
     }
 
     pub fn evidence_ix(&self, job: &Job, party: &Pubkey, hash: [u8; 32]) -> Instruction {
-        dao_ix(self.submit_evidence_accounts(party, job), dix::SubmitEvidence { hash })
+        dao_ix(
+            self.submit_evidence_accounts(party, job),
+            dix::SubmitEvidence { hash },
+        )
     }
 
     pub fn vote_ix(&self, job: &Job, wallet: &Pubkey, side: Side) -> Instruction {
@@ -436,10 +473,18 @@ impl DaoEnv {
         dao_ix(self.tally_accounts(job), dix::Tally {})
     }
 
-    pub fn appeal_ix(&self, job: &Job, appellant: &Pubkey, appellant_token: &Pubkey, evidence: [u8; 32]) -> Instruction {
+    pub fn appeal_ix(
+        &self,
+        job: &Job,
+        appellant: &Pubkey,
+        appellant_token: &Pubkey,
+        evidence: [u8; 32],
+    ) -> Instruction {
         dao_ix(
             self.appeal_accounts(appellant, appellant_token, job),
-            dix::Appeal { evidence_hash: evidence },
+            dix::Appeal {
+                evidence_hash: evidence,
+            },
         )
     }
 
@@ -448,18 +493,27 @@ impl DaoEnv {
     }
 
     pub fn claim_ix(&self, job: &Job, v: &Voter, round: u8) -> Instruction {
-        dao_ix(self.claim_reward_accounts(&v.key(), &v.token, job, round), dix::ClaimVoteReward {})
+        dao_ix(
+            self.claim_reward_accounts(&v.key(), &v.token, job, round),
+            dix::ClaimVoteReward {},
+        )
     }
 
     pub fn propose_ix(&self, proposer: &Pubkey, change: ParamChange) -> Instruction {
         dao_ix(
             self.propose_accounts(proposer),
-            dix::Propose { change, description_hash: [7; 32] },
+            dix::Propose {
+                change,
+                description_hash: [7; 32],
+            },
         )
     }
 
     pub fn vote_proposal_ix(&self, wallet: &Pubkey, id: u64, approve: bool) -> Instruction {
-        dao_ix(self.vote_proposal_accounts(wallet, id), dix::VoteProposal { approve })
+        dao_ix(
+            self.vote_proposal_accounts(wallet, id),
+            dix::VoteProposal { approve },
+        )
     }
 
     pub fn execute_proposal_ix(&self, id: u64) -> Instruction {
@@ -468,7 +522,13 @@ impl DaoEnv {
 
     // ── sending helpers ──────────────────────────────────────────────────
 
-    pub fn create_dispute(&mut self, job: &Job, opener: &Keypair, claim: Claim, evidence: [u8; 32]) -> Result<TxOk, TxError> {
+    pub fn create_dispute(
+        &mut self,
+        job: &Job,
+        opener: &Keypair,
+        claim: Claim,
+        evidence: [u8; 32],
+    ) -> Result<TxOk, TxError> {
         let ix = self.create_dispute_ix(job, &opener.pubkey(), claim, evidence);
         self.f.send(ix, &[opener])
     }

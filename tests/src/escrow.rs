@@ -42,9 +42,7 @@ use job_escrow::{
     instruction as eix,
     verifier::{PROOF_LEN, ProofStatement},
 };
-use reputation_manager::{
-    NodeReputation, constants::default_params as reputation_default_params,
-};
+use reputation_manager::{NodeReputation, constants::default_params as reputation_default_params};
 use solana_instruction::{AccountMeta, Instruction};
 use solana_keypair::Keypair;
 use solana_signer::Signer;
@@ -309,10 +307,9 @@ impl EscrowEnv {
     fn uninitialized_with(token_program: Pubkey, prover: Prover, real_dao: bool) -> Self {
         let mut env = Env::new_with(token_program);
         if real_dao {
-            env.chain.svm.add_builtin(
-                ids::DISPUTE_DAO,
-                crate::native_program!(dispute_dao::entry),
-            );
+            env.chain
+                .svm
+                .add_builtin(ids::DISPUTE_DAO, crate::native_program!(dispute_dao::entry));
         } else {
             env.chain
                 .svm
@@ -811,7 +808,11 @@ impl EscrowEnv {
     }
 
     /// `resolve_dispute` as Dispute/DAO's verdict PDA would call it.
-    pub fn resolve_dispute_accounts(&self, dispute_authority: &Pubkey, job: &Job) -> eacc::ResolveDispute {
+    pub fn resolve_dispute_accounts(
+        &self,
+        dispute_authority: &Pubkey,
+        job: &Job,
+    ) -> eacc::ResolveDispute {
         let e = self.escrow(job);
         eacc::ResolveDispute {
             dispute_authority: *dispute_authority,

@@ -2169,10 +2169,31 @@ fn resolve_dispute_settles_by_each_verdict() {
     use job_escrow::{DisputeResolution, events::DisputeSettled};
     // (verdict, user gets, node gets, fee, escrow state, node failure counted)
     let cases = [
-        (DisputeResolution::UserFavor, AMOUNT, 0, 0, EscrowState::Refunded, 1),
-        (DisputeResolution::NodeFavor, 0, 90 * CYX, 10 * CYX, EscrowState::Completed, 0),
+        (
+            DisputeResolution::UserFavor,
+            AMOUNT,
+            0,
+            0,
+            EscrowState::Refunded,
+            1,
+        ),
+        (
+            DisputeResolution::NodeFavor,
+            0,
+            90 * CYX,
+            10 * CYX,
+            EscrowState::Completed,
+            0,
+        ),
         // 1 of 4 epochs anchored: the node is paid a quarter, no fee.
-        (DisputeResolution::NoDecision, 75 * CYX, 25 * CYX, 0, EscrowState::Refunded, 0),
+        (
+            DisputeResolution::NoDecision,
+            75 * CYX,
+            25 * CYX,
+            0,
+            EscrowState::Refunded,
+            0,
+        ),
     ];
     for (resolution, to_user, to_node, fee, state, failed) in cases {
         let (mut f, user, node) = setup();
@@ -2187,7 +2208,9 @@ fn resolve_dispute_settles_by_each_verdict() {
         assert_eq!(a.node, b.node + to_node, "{resolution:?}");
         assert_eq!(a.vault, 0);
         assert_eq!(
-            (a.staking - b.staking) + (a.development - b.development) + (a.liquidity - b.liquidity)
+            (a.staking - b.staking)
+                + (a.development - b.development)
+                + (a.liquidity - b.liquidity)
                 + (b.supply - a.supply),
             fee,
             "{resolution:?}"

@@ -13,8 +13,7 @@ use super::pda::NewPda;
 use crate::{
     error::DaoError,
     events::{
-        DisputeAppealed, DisputeCreated, DisputeTallied, EvidenceSubmitted, RewardClaimed,
-        VoteCast,
+        DisputeAppealed, DisputeCreated, DisputeTallied, EvidenceSubmitted, RewardClaimed, VoteCast,
     },
     state::{
         Claim, DaoConfig, DaoParams, Dispute, DisputeState, Side, Verdict, VoteChoice, VoteRecord,

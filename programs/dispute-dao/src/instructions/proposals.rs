@@ -138,7 +138,13 @@ impl VoteProposal<'_> {
             payer: &self.wallet.to_account_info(),
             target: &self.vote_record.to_account_info(),
             system_program: &self.system_program.to_account_info(),
-            seeds: &[seeds::VOTE, subject.as_ref(), &[0], wallet.as_ref(), &bump_seed],
+            seeds: &[
+                seeds::VOTE,
+                subject.as_ref(),
+                &[0],
+                wallet.as_ref(),
+                &bump_seed,
+            ],
         }
         .create(&record, DaoError::AlreadyVoted)?;
         if approve {
@@ -282,10 +288,7 @@ impl CloseProposalVote<'_> {
     /// Allowed once voting has ended: the record is no longer needed.
     pub fn handle(&mut self) -> Result<()> {
         let now = Clock::get()?.unix_timestamp;
-        require!(
-            now >= self.proposal.voting_end,
-            DaoError::VotingNotEnded
-        );
+        require!(now >= self.proposal.voting_end, DaoError::VotingNotEnded);
         Ok(())
     }
 }

@@ -85,8 +85,7 @@ impl ResolveDispute<'_> {
 
         let params = config.params;
         let authority_bump = config.authority_bump;
-        let (settlement, outcome, state): (Settlement, JobOutcome, EscrowState) = match resolution
-        {
+        let (settlement, outcome, state): (Settlement, JobOutcome, EscrowState) = match resolution {
             DisputeResolution::UserFavor => (
                 Settlement {
                     to_user: escrow.amount,

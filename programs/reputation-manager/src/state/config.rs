@@ -11,7 +11,16 @@ use crate::{
 
 /// Reputation tiers (spec: Bronze 0–299, Silver 300–599, Gold 600–799, Diamond 800–1000).
 #[derive(
-    AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, InitSpace,
+    AnchorSerialize,
+    AnchorDeserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    InitSpace,
 )]
 pub enum Tier {
     Bronze,

@@ -21,7 +21,10 @@ use crate::{
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UpdateKind {
     /// A job was paid after a valid proof; times in seconds.
-    Completed { actual_secs: u32, estimated_secs: u32 },
+    Completed {
+        actual_secs: u32,
+        estimated_secs: u32,
+    },
     /// The node failed or abandoned a job.
     Failed,
     /// The job timed out on the node.
@@ -144,8 +147,10 @@ impl NodeReputation {
             u64::from(self.total_proofs),
         )) * 100
             / u64::from(MAX_BPS);
-        let uptime = u64::from(ratio_bps(self.heartbeats_received, self.heartbeats_expected))
-            * 50
+        let uptime = u64::from(ratio_bps(
+            self.heartbeats_received,
+            self.heartbeats_expected,
+        )) * 50
             / u64::from(MAX_BPS);
         let total = completion + time.min(250) + ratings.min(200) + proofs + uptime;
         total.min(u64::from(MAX_SCORE)) as u16
@@ -179,7 +184,8 @@ impl NodeReputation {
             } => {
                 require!(estimated_secs > 0, ReputationError::InvalidUpdate);
                 let deviation = u64::from(actual_secs.abs_diff(estimated_secs));
-                let off_bps = deviation.saturating_mul(u64::from(MAX_BPS)) / u64::from(estimated_secs);
+                let off_bps =
+                    deviation.saturating_mul(u64::from(MAX_BPS)) / u64::from(estimated_secs);
                 let accuracy = u64::from(MAX_BPS).saturating_sub(off_bps);
                 self.time_accuracy_sum_bps = self.time_accuracy_sum_bps.saturating_add(accuracy);
                 self.time_samples = self.time_samples.saturating_add(1);
@@ -386,8 +392,8 @@ mod tests {
         assert_eq!(r.points, 0, "streak was broken on day 25");
         r.apply(good, &p, 61 * day).unwrap();
         assert_eq!(r.points, 20);
-        assert!(r
-            .apply(
+        assert!(
+            r.apply(
                 UpdateKind::Uptime {
                     received: 2,
                     expected: 1
@@ -395,7 +401,8 @@ mod tests {
                 &p,
                 0
             )
-            .is_err());
+            .is_err()
+        );
         assert!(r.apply(done(1, 0), &p, 0).is_err());
     }
 
