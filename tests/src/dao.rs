@@ -516,8 +516,16 @@ impl DaoEnv {
         )
     }
 
+    /// The target config is marked writable here: the accounts struct leaves it read-only
+    /// (so a DAO-params proposal may name the DAO config twice), the CPI needs it writable.
     pub fn execute_proposal_ix(&self, id: u64) -> Instruction {
-        dao_ix(self.execute_proposal_accounts(id), dix::ExecuteProposal {})
+        let accounts = self.execute_proposal_accounts(id);
+        let target = accounts.target_config;
+        let mut ix = dao_ix(accounts, dix::ExecuteProposal {});
+        for meta in ix.accounts.iter_mut().filter(|m| m.pubkey == target) {
+            meta.is_writable = true;
+        }
+        ix
     }
 
     // ── sending helpers ──────────────────────────────────────────────────

@@ -109,10 +109,10 @@ fn fails(
 /// `execute_proposal` with the target config marked writable (the accounts struct leaves
 /// it read-only so a DAO proposal can pass the DAO config itself; the CPI writes it).
 fn execute_ix(d: &DaoEnv, id: u64) -> Instruction {
-    execute_ix_with(d, d.execute_proposal_accounts(id))
+    execute_ix_with(d.execute_proposal_accounts(id))
 }
 
-fn execute_ix_with(_d: &DaoEnv, accounts: dispute_dao::accounts::ExecuteProposal) -> Instruction {
+fn execute_ix_with(accounts: dispute_dao::accounts::ExecuteProposal) -> Instruction {
     let target = accounts.target_config;
     let mut ix = dao_ix(accounts, dix::ExecuteProposal {});
     for m in ix.accounts.iter_mut().filter(|m| m.pubkey == target) {
@@ -174,29 +174,80 @@ fn initialize_rejects_non_deployer_and_invalid_params() {
     let deployer = cyxwiz_deploy::keys::localnet_deployer();
     let (mint, tp) = (f.mint, f.token_program);
 
-    let ix = deploy::initialize_dao(&stranger.pubkey(), &admin.pubkey(), &mint, &tp, dao_params());
+    let ix = deploy::initialize_dao(
+        &stranger.pubkey(),
+        &admin.pubkey(),
+        &mint,
+        &tp,
+        dao_params(),
+    );
     assert_anchor_err(f.send(ix, &[&stranger]), DaoError::NotDeployer);
     assert!(f.chain.account(&deploy::dao_config()).is_none());
 
     let bad: Vec<(&str, DaoParams)> = vec![
-        ("dispute quorum 0", DaoParams { dispute_quorum_bps: 0, ..dao_params() }),
+        (
+            "dispute quorum 0",
+            DaoParams {
+                dispute_quorum_bps: 0,
+                ..dao_params()
+            },
+        ),
         (
             "appeal quorum below dispute quorum",
-            DaoParams { appeal_quorum_bps: 400, ..dao_params() },
+            DaoParams {
+                appeal_quorum_bps: 400,
+                ..dao_params()
+            },
         ),
-        ("zero voting window", DaoParams { voting_secs: 0, ..dao_params() }),
-        ("zero timelock", DaoParams { timelock_secs: 0, ..dao_params() }),
+        (
+            "zero voting window",
+            DaoParams {
+                voting_secs: 0,
+                ..dao_params()
+            },
+        ),
+        (
+            "zero timelock",
+            DaoParams {
+                timelock_secs: 0,
+                ..dao_params()
+            },
+        ),
         (
             "zero execution window",
-            DaoParams { execution_window_secs: 0, ..dao_params() },
+            DaoParams {
+                execution_window_secs: 0,
+                ..dao_params()
+            },
         ),
         (
             "window above a year",
-            DaoParams { proposal_voting_secs: 366 * DAY, ..dao_params() },
+            DaoParams {
+                proposal_voting_secs: 366 * DAY,
+                ..dao_params()
+            },
         ),
-        ("bps above 100 %", DaoParams { slash_to_user_bps: 10_001, ..dao_params() }),
-        ("threshold 0", DaoParams { proposal_threshold_bps: 0, ..dao_params() }),
-        ("proposal quorum 0", DaoParams { proposal_quorum_bps: 0, ..dao_params() }),
+        (
+            "bps above 100 %",
+            DaoParams {
+                slash_to_user_bps: 10_001,
+                ..dao_params()
+            },
+        ),
+        (
+            "threshold 0",
+            DaoParams {
+                proposal_threshold_bps: 0,
+                ..dao_params()
+            },
+        ),
+        (
+            "proposal quorum 0",
+            DaoParams {
+                proposal_quorum_bps: 0,
+                ..dao_params()
+            },
+        ),
     ];
     for (what, params) in bad {
         let ix = deploy::initialize_dao(&ids::DEPLOYER, &admin.pubkey(), &mint, &tp, params);
@@ -222,7 +273,10 @@ fn initialize_rejects_non_deployer_and_invalid_params() {
     assert_eq!(c.treasury, deploy::dao_treasury());
     assert_eq!(c.appeal_vault, deploy::dao_appeal_vault());
     assert_eq!(c.params, dao_params());
-    assert_eq!((c.total_deposited, c.proposal_count, c.dispute_count), (0, 0, 0));
+    assert_eq!(
+        (c.total_deposited, c.proposal_count, c.dispute_count),
+        (0, 0, 0)
+    );
     let (gov, bump) = Pubkey::find_program_address(
         &[cyxwiz_common::seeds::GOVERNANCE_AUTHORITY],
         &dispute_dao::ID,
@@ -248,9 +302,18 @@ fn dao_update_params_by_admin_only_and_validated() {
         d.update_config_accounts(&stranger.pubkey()),
         dix::UpdateParams { params: new },
     );
-    fails(&mut d, ix, &[&stranger], DaoError::NotAdminOrGovernance, &[]);
+    fails(
+        &mut d,
+        ix,
+        &[&stranger],
+        DaoError::NotAdminOrGovernance,
+        &[],
+    );
 
-    let bad = DaoParams { appeal_quorum_bps: 100, ..dao_params() };
+    let bad = DaoParams {
+        appeal_quorum_bps: 100,
+        ..dao_params()
+    };
     let ix = dao_ix(
         d.update_config_accounts(&admin.pubkey()),
         dix::UpdateParams { params: bad },
@@ -274,19 +337,31 @@ fn dao_set_admin_by_admin_only() {
 
     let ix = dao_ix(
         d.update_config_accounts(&stranger.pubkey()),
-        dix::SetAdmin { admin: stranger.pubkey() },
+        dix::SetAdmin {
+            admin: stranger.pubkey(),
+        },
     );
-    fails(&mut d, ix, &[&stranger], DaoError::NotAdminOrGovernance, &[]);
+    fails(
+        &mut d,
+        ix,
+        &[&stranger],
+        DaoError::NotAdminOrGovernance,
+        &[],
+    );
 
     let ix = dao_ix(
         d.update_config_accounts(&admin.pubkey()),
-        dix::SetAdmin { admin: Pubkey::default() },
+        dix::SetAdmin {
+            admin: Pubkey::default(),
+        },
     );
     fails(&mut d, ix, &[&admin], DaoError::InvalidParams, &[]);
 
     let ix = dao_ix(
         d.update_config_accounts(&admin.pubkey()),
-        dix::SetAdmin { admin: next.pubkey() },
+        dix::SetAdmin {
+            admin: next.pubkey(),
+        },
     );
     d.send(ix, &[&admin]).expect("set admin");
     assert_eq!(d.dao_config().admin, next.pubkey());
@@ -294,10 +369,15 @@ fn dao_set_admin_by_admin_only() {
     // The old admin is now a stranger; the new one can act.
     let ix = dao_ix(
         d.update_config_accounts(&admin.pubkey()),
-        dix::UpdateParams { params: dao_params() },
+        dix::UpdateParams {
+            params: dao_params(),
+        },
     );
     fails(&mut d, ix, &[&admin], DaoError::NotAdminOrGovernance, &[]);
-    let params = DaoParams { timelock_secs: DAY, ..dao_params() };
+    let params = DaoParams {
+        timelock_secs: DAY,
+        ..dao_params()
+    };
     let ix = dao_ix(
         d.update_config_accounts(&next.pubkey()),
         dix::UpdateParams { params },
@@ -334,7 +414,13 @@ fn create_voter_deposit_and_withdraw_move_tokens() {
     let ix = d.withdraw_ix(&v, 0);
     fails(&mut d, ix, &[&v.wallet], DaoError::ZeroAmount, &extra);
     let ix = d.withdraw_ix(&v, 40 * CYX + 1);
-    fails(&mut d, ix, &[&v.wallet], DaoError::InsufficientDeposit, &extra);
+    fails(
+        &mut d,
+        ix,
+        &[&v.wallet],
+        DaoError::InsufficientDeposit,
+        &extra,
+    );
 
     let ix = d.withdraw_ix(&v, 15 * CYX);
     d.send(ix, &[&v.wallet]).expect("withdraw");
@@ -367,10 +453,22 @@ fn withdraw_to_another_mint_or_from_someone_elses_voter_fails() {
     extra.extend(voter_keys(&s.whale));
     let mut accounts = d.move_deposit_accounts(&s.mid.key(), &s.mid.token);
     accounts.voter = voter_pda(&s.whale.key());
-    let ix = dao_ix(accounts.clone(), dix::Withdraw { amount: CYX });
-    fails(d, ix, &[&s.mid.wallet], AnchorErrorCode::ConstraintSeeds, &extra);
+    let ix = dao_ix(accounts, dix::Withdraw { amount: CYX });
+    fails(
+        d,
+        ix,
+        &[&s.mid.wallet],
+        AnchorErrorCode::ConstraintSeeds,
+        &extra,
+    );
     let ix = dao_ix(accounts, dix::Deposit { amount: CYX });
-    fails(d, ix, &[&s.mid.wallet], AnchorErrorCode::ConstraintSeeds, &extra);
+    fails(
+        d,
+        ix,
+        &[&s.mid.wallet],
+        AnchorErrorCode::ConstraintSeeds,
+        &extra,
+    );
 }
 
 #[test]
@@ -383,14 +481,26 @@ fn deposit_is_locked_by_a_proposal_vote_until_voting_end() {
 
     let extra = voter_keys(&s.mid);
     let ix = s.d.withdraw_ix(&s.mid, CYX);
-    fails(&mut s.d, ix, &[&s.mid.wallet], DaoError::DepositLocked, &extra);
+    fails(
+        &mut s.d,
+        ix,
+        &[&s.mid.wallet],
+        DaoError::DepositLocked,
+        &extra,
+    );
     warp_to(&mut s.d, end - 1);
     let ix = s.d.withdraw_ix(&s.mid, CYX);
-    fails(&mut s.d, ix, &[&s.mid.wallet], DaoError::DepositLocked, &extra);
-    // Depositing more while locked is fine.
+    fails(
+        &mut s.d,
+        ix,
+        &[&s.mid.wallet],
+        DaoError::DepositLocked,
+        &extra,
+    );
     s.d.chain.warp(1);
     let ix = s.d.withdraw_ix(&s.mid, MID);
-    s.d.send(ix, &[&s.mid.wallet]).expect("withdraw after voting end");
+    s.d.send(ix, &[&s.mid.wallet])
+        .expect("withdraw after voting end");
     assert_eq!(s.d.balance(&s.mid.token), MID);
     assert_eq!(s.d.voter_account(&s.mid.key()).unwrap().deposited, 0);
     assert_eq!(s.d.dao_config().total_deposited, WHALE + SMALL + TINY);
@@ -401,9 +511,16 @@ fn deposit_is_locked_by_a_proposal_vote_until_voting_end() {
 #[test]
 fn propose_below_threshold_fails() {
     let mut s = setup();
-    let ix = s.d.propose_ix(&s.tiny.key(), ParamChange::Escrow(escrow_fee_change()));
+    let ix =
+        s.d.propose_ix(&s.tiny.key(), ParamChange::Escrow(escrow_fee_change()));
     let extra = voter_keys(&s.tiny);
-    fails(&mut s.d, ix, &[&s.tiny.wallet], DaoError::BelowProposalThreshold, &extra);
+    fails(
+        &mut s.d,
+        ix,
+        &[&s.tiny.wallet],
+        DaoError::BelowProposalThreshold,
+        &extra,
+    );
     assert_eq!(s.d.dao_config().proposal_count, 0);
 }
 
@@ -412,22 +529,57 @@ fn propose_with_invalid_params_fails_with_the_targets_error() {
     let mut s = setup();
     let extra = voter_keys(&s.whale);
 
-    let escrow = EscrowParams { fee_bps: 10_001, ..escrow_params() };
+    let escrow = EscrowParams {
+        fee_bps: 10_001,
+        ..escrow_params()
+    };
     let ix = s.d.propose_ix(&s.whale.key(), ParamChange::Escrow(escrow));
-    fails(&mut s.d, ix, &[&s.whale.wallet], EscrowError::InvalidParams, &extra);
+    fails(
+        &mut s.d,
+        ix,
+        &[&s.whale.wallet],
+        EscrowError::InvalidParams,
+        &extra,
+    );
 
     let mut registry = registry_params();
     registry.stake_tiers[0].min_stake = 0;
-    let ix = s.d.propose_ix(&s.whale.key(), ParamChange::Registry(registry));
-    fails(&mut s.d, ix, &[&s.whale.wallet], RegistryError::InvalidParams, &extra);
+    let ix =
+        s.d.propose_ix(&s.whale.key(), ParamChange::Registry(registry));
+    fails(
+        &mut s.d,
+        ix,
+        &[&s.whale.wallet],
+        RegistryError::InvalidParams,
+        &extra,
+    );
 
-    let reputation = ReputationParams { max_batch_updates: 0, ..reputation_params() };
-    let ix = s.d.propose_ix(&s.whale.key(), ParamChange::Reputation(reputation));
-    fails(&mut s.d, ix, &[&s.whale.wallet], ReputationError::InvalidParams, &extra);
+    let reputation = ReputationParams {
+        max_batch_updates: 0,
+        ..reputation_params()
+    };
+    let ix =
+        s.d.propose_ix(&s.whale.key(), ParamChange::Reputation(reputation));
+    fails(
+        &mut s.d,
+        ix,
+        &[&s.whale.wallet],
+        ReputationError::InvalidParams,
+        &extra,
+    );
 
-    let dao = DaoParams { dispute_quorum_bps: 0, ..dao_params() };
+    let dao = DaoParams {
+        dispute_quorum_bps: 0,
+        ..dao_params()
+    };
     let ix = s.d.propose_ix(&s.whale.key(), ParamChange::Dao(dao));
-    fails(&mut s.d, ix, &[&s.whale.wallet], DaoError::InvalidParams, &extra);
+    fails(
+        &mut s.d,
+        ix,
+        &[&s.whale.wallet],
+        DaoError::InvalidParams,
+        &extra,
+    );
 
     assert_eq!(s.d.dao_config().proposal_count, 0);
     assert_eq!(s.d.voter_account(&s.whale.key()).unwrap().locked_until, 0);
@@ -460,10 +612,17 @@ fn propose_records_the_proposal_and_locks_the_proposer() {
     // The proposer's deposit backs the proposal until its vote ends.
     let extra = voter_keys(&s.small);
     let ix = s.d.withdraw_ix(&s.small, CYX);
-    fails(&mut s.d, ix, &[&s.small.wallet], DaoError::DepositLocked, &extra);
+    fails(
+        &mut s.d,
+        ix,
+        &[&s.small.wallet],
+        DaoError::DepositLocked,
+        &extra,
+    );
     warp_to(&mut s.d, p.voting_end);
     let ix = s.d.withdraw_ix(&s.small, SMALL);
-    s.d.send(ix, &[&s.small.wallet]).expect("withdraw after voting end");
+    s.d.send(ix, &[&s.small.wallet])
+        .expect("withdraw after voting end");
     assert_eq!(s.d.balance(&s.small.token), SMALL);
 
     // A second proposal gets the next id.
@@ -484,7 +643,9 @@ fn votes_are_weighted_once_per_voter_and_only_during_voting() {
     let p = s.d.proposal(id);
     assert_eq!(p.votes_for, WHALE + SMALL);
     assert_eq!(p.votes_against, MID);
-    let r = s.d.vote_record(&subject, 0, &s.mid.key()).expect("vote record");
+    let r =
+        s.d.vote_record(&subject, 0, &s.mid.key())
+            .expect("vote record");
     assert_eq!(r.voter, s.mid.key());
     assert_eq!(r.subject, subject);
     assert_eq!(r.round, 0);
@@ -499,20 +660,38 @@ fn votes_are_weighted_once_per_voter_and_only_during_voting() {
     let mut extra = voter_keys(&s.whale);
     for approve in [true, false] {
         let ix = s.d.vote_proposal_ix(&s.whale.key(), id, approve);
-        fails(&mut s.d, ix, &[&s.whale.wallet], DaoError::AlreadyVoted, &extra);
+        fails(
+            &mut s.d,
+            ix,
+            &[&s.whale.wallet],
+            DaoError::AlreadyVoted,
+            &extra,
+        );
     }
 
     // No deposit, no vote.
     let empty = s.d.voter(0);
     extra.extend(voter_keys(&empty));
     let ix = s.d.vote_proposal_ix(&empty.key(), id, true);
-    fails(&mut s.d, ix, &[&empty.wallet], DaoError::NoVotingWeight, &extra);
+    fails(
+        &mut s.d,
+        ix,
+        &[&empty.wallet],
+        DaoError::NoVotingWeight,
+        &extra,
+    );
 
     // After the voting period.
     warp_to(&mut s.d, p.voting_end);
     extra.extend(voter_keys(&s.tiny));
     let ix = s.d.vote_proposal_ix(&s.tiny.key(), id, true);
-    fails(&mut s.d, ix, &[&s.tiny.wallet], DaoError::VotingEnded, &extra);
+    fails(
+        &mut s.d,
+        ix,
+        &[&s.tiny.wallet],
+        DaoError::VotingEnded,
+        &extra,
+    );
     let p2 = s.d.proposal(id);
     assert_eq!((p2.votes_for, p2.votes_against), (WHALE + SMALL, MID));
 }
@@ -554,7 +733,13 @@ fn executing_an_escrow_fee_change_respects_voting_end_and_timelock() {
     // Voting on an executed proposal is refused too.
     let extra = voter_keys(&s.mid);
     let ix = s.d.vote_proposal_ix(&s.mid.key(), id, true);
-    fails(&mut s.d, ix, &[&s.mid.wallet], DaoError::InvalidProposalState, &extra);
+    fails(
+        &mut s.d,
+        ix,
+        &[&s.mid.wallet],
+        DaoError::InvalidProposalState,
+        &extra,
+    );
 }
 
 #[test]
@@ -605,17 +790,32 @@ fn executing_a_dao_change_updates_the_dao() {
     assert_eq!(c.total_deposited, WHALE + MID + SMALL + TINY);
 }
 
+/// `ExecuteProposal::target_config` is not `mut` in the accounts struct (so a DAO-params
+/// proposal can pass the DAO config, already writable, as its target): for any other
+/// program the client must mark it writable, or the runtime refuses the CPI and nothing
+/// changes. (`DaoEnv::execute_proposal_ix` builds the read-only form.)
 #[test]
-fn the_fixture_execute_instruction_works_for_another_program() {
+fn executing_with_a_read_only_target_config_fails_cleanly() {
     let mut s = setup();
     let change = escrow_fee_change();
     let id = passed(&mut s, ParamChange::Escrow(change));
     let ix = s.d.execute_proposal_ix(id);
-    let r = s.d.send(ix, &[]);
     assert!(
-        r.is_ok(),
-        "execute_proposal_ix as built by the fixture (target config read-only): {r:?}"
+        ix.accounts
+            .iter()
+            .any(|m| m.pubkey == deploy::escrow_config() && !m.is_writable)
     );
+    let before = watched(&s.d, &[]);
+    let err = s.d.send(ix, &[]).unwrap_err();
+    assert!(
+        err.logs()
+            .iter()
+            .any(|l| l.contains("writable privilege escalated")),
+        "{err}"
+    );
+    assert_eq!(watched(&s.d, &[]), before);
+    let ix = execute_ix(&s.d, id);
+    s.d.send(ix, &[]).expect("execute with the target writable");
     assert_eq!(s.d.escrow_config().params, change);
 }
 
@@ -682,26 +882,26 @@ fn executing_against_the_wrong_target_fails() {
     // Registry config for an escrow change.
     let mut a = s.d.execute_proposal_accounts(id);
     a.target_config = deploy::registry_config();
-    let ix = execute_ix_with(&s.d, a);
+    let ix = execute_ix_with(a);
     fails(&mut s.d, ix, &[], DaoError::WrongTarget, &[]);
 
     // Registry program with the escrow config.
     let mut a = s.d.execute_proposal_accounts(id);
     a.target_program = node_registry::ID;
-    let ix = execute_ix_with(&s.d, a);
+    let ix = execute_ix_with(a);
     fails(&mut s.d, ix, &[], DaoError::WrongTarget, &[]);
 
     // Registry program and config together.
     let mut a = s.d.execute_proposal_accounts(id);
     a.target_program = node_registry::ID;
     a.target_config = deploy::registry_config();
-    let ix = execute_ix_with(&s.d, a);
+    let ix = execute_ix_with(a);
     fails(&mut s.d, ix, &[], DaoError::WrongTarget, &[]);
 
     // The DAO config for an escrow change.
     let mut a = s.d.execute_proposal_accounts(id);
     a.target_config = deploy::dao_config();
-    let ix = execute_ix_with(&s.d, a);
+    let ix = execute_ix_with(a);
     fails(&mut s.d, ix, &[], DaoError::WrongTarget, &[]);
 
     assert_eq!(s.d.escrow_config().params, escrow_params());
@@ -727,7 +927,13 @@ fn close_proposal_vote_only_after_voting_returns_rent() {
         )
     };
     let ix = close(&s.d);
-    fails(&mut s.d, ix, &[&s.mid.wallet], DaoError::VotingNotEnded, &extra);
+    fails(
+        &mut s.d,
+        ix,
+        &[&s.mid.wallet],
+        DaoError::VotingNotEnded,
+        &extra,
+    );
 
     let end = s.d.proposal(id).voting_end;
     warp_to(&mut s.d, end);
@@ -737,7 +943,10 @@ fn close_proposal_vote_only_after_voting_returns_rent() {
     let ix = close(&s.d);
     s.d.send(ix, &[&s.mid.wallet]).expect("close vote record");
     assert!(s.d.chain.account(&record).is_none_or(|a| a.lamports == 0));
-    assert!(s.d.vote_record(&proposal_pda(id), 0, &s.mid.key()).is_none());
+    assert!(
+        s.d.vote_record(&proposal_pda(id), 0, &s.mid.key())
+            .is_none()
+    );
     assert_eq!(s.d.chain.lamports(&s.mid.key()), before + rent);
     // The proposal is untouched.
     let p = s.d.proposal(id);
@@ -763,7 +972,13 @@ fn strangers_cannot_update_target_params_directly() {
         config: deploy::escrow_config(),
     };
     let ix = cyxwiz_program_tests::escrow::escrow_ix(accounts, ix);
-    fails(&mut s.d, ix, &[&stranger], EscrowError::NotAdminOrGovernance, &[]);
+    fails(
+        &mut s.d,
+        ix,
+        &[&stranger],
+        EscrowError::NotAdminOrGovernance,
+        &[],
+    );
     assert_eq!(s.d.escrow_config().params, escrow_params());
     assert_eq!(s.d.escrow_config().governance, ids::governance_authority());
 
@@ -779,9 +994,18 @@ fn strangers_cannot_update_target_params_directly() {
         s.d.env.update_config_accounts(&stranger.pubkey()),
         node_registry::instruction::UpdateParams { params: registry },
     );
-    fails(&mut s.d, ix, &[&stranger], RegistryError::NotAdminOrGovernance, &[]);
+    fails(
+        &mut s.d,
+        ix,
+        &[&stranger],
+        RegistryError::NotAdminOrGovernance,
+        &[],
+    );
 
-    let reputation = ReputationParams { max_batch_updates: 1, ..reputation_params() };
+    let reputation = ReputationParams {
+        max_batch_updates: 1,
+        ..reputation_params()
+    };
     let ix = Instruction {
         program_id: reputation_manager::ID,
         accounts: anchor_lang::ToAccountMetas::to_account_metas(
@@ -795,10 +1019,17 @@ fn strangers_cannot_update_target_params_directly() {
             params: reputation,
         }),
     };
-    fails(&mut s.d, ix, &[&stranger], ReputationError::NotAdminOrGovernance, &[]);
+    fails(
+        &mut s.d,
+        ix,
+        &[&stranger],
+        ReputationError::NotAdminOrGovernance,
+        &[],
+    );
 
     // The escrow admin may.
     let admin = s.d.escrow_admin.insecure_clone();
-    s.d.escrow_update_params(&admin, change).expect("admin updates");
+    s.d.escrow_update_params(&admin, change)
+        .expect("admin updates");
     assert_eq!(s.d.escrow_config().params, change);
 }

@@ -72,6 +72,10 @@ impl CreateDispute<'_> {
             opener == escrow.user || opener == escrow.node,
             DaoError::NotParty
         );
+        // Checked before the freeze so a second dispute gets this error, not the escrow's.
+        if *self.dispute.owner == crate::ID || !self.dispute.data_is_empty() {
+            return err!(DaoError::DisputeExists);
+        }
         let now = Clock::get()?.unix_timestamp;
         let params = self.config.params;
 
