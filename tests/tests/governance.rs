@@ -799,7 +799,11 @@ fn executing_with_a_read_only_target_config_fails_cleanly() {
     let mut s = setup();
     let change = escrow_fee_change();
     let id = passed(&mut s, ParamChange::Escrow(change));
-    let ix = s.d.execute_proposal_ix(id);
+    // The accounts struct alone leaves the target read-only.
+    let ix = dao_ix(
+        s.d.execute_proposal_accounts(id),
+        dispute_dao::instruction::ExecuteProposal {},
+    );
     assert!(
         ix.accounts
             .iter()
