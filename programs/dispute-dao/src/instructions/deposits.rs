@@ -6,6 +6,7 @@ use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{self, Mint, TokenAccount, TokenInterface, TransferChecked};
 use cyxwiz_common::{emit_event, seeds};
 
+use super::pay_from_vault;
 use crate::{
     error::DaoError,
     events::{Deposited, Withdrawn},
@@ -106,19 +107,12 @@ impl MoveDeposit<'_> {
             self.wallet.key(),
             DaoError::WrongTokenOwner
         );
-        let bump = [self.config.bump];
-        let signer: &[&[&[u8]]] = &[&[seeds::DAO_CONFIG, &bump]];
-        token_interface::transfer_checked(
-            CpiContext::new_with_signer(
-                self.token_program.key(),
-                TransferChecked {
-                    from: self.deposit_vault.to_account_info(),
-                    mint: self.mint.to_account_info(),
-                    to: self.wallet_token.to_account_info(),
-                    authority: self.config.to_account_info(),
-                },
-                signer,
-            ),
+        pay_from_vault(
+            &self.config,
+            self.token_program.to_account_info(),
+            self.deposit_vault.to_account_info(),
+            self.mint.to_account_info(),
+            self.wallet_token.to_account_info(),
             amount,
             self.mint.decimals,
         )?;

@@ -9,12 +9,13 @@ use cyxwiz_common::{emit_event, seeds};
 use job_escrow::{Escrow, EscrowConfig, program::JobEscrow};
 use reputation_manager::program::ReputationManager;
 
-use super::pda::NewPda;
+use super::{
+    pay_from_vault,
+    pda::{Ballot, NewPda},
+};
 use crate::{
     error::DaoError,
-    events::{
-        DisputeAppealed, DisputeCreated, DisputeTallied, EvidenceSubmitted, RewardClaimed, VoteCast,
-    },
+    events::{DisputeAppealed, DisputeCreated, DisputeTallied, EvidenceSubmitted, RewardClaimed},
     state::{
         Claim, DaoConfig, DaoParams, Dispute, DisputeState, Side, Verdict, VoteChoice, VoteRecord,
         Voter,
@@ -102,12 +103,7 @@ impl CreateDispute<'_> {
             ))?;
         }
 
-        let evidence_end = now
-            .checked_add(params.evidence_secs)
-            .ok_or(DaoError::Overflow)?;
-        let voting_end = evidence_end
-            .checked_add(params.voting_secs)
-            .ok_or(DaoError::Overflow)?;
+        let (evidence_end, voting_end) = params.dispute_windows(now)?;
         let quorum = DaoParams::of_supply(self.mint.supply, params.dispute_quorum_bps)?;
         let escrow = &self.escrow;
         let mut dispute = Dispute {
@@ -220,35 +216,20 @@ impl CastVote<'_> {
         require!(now >= dispute.evidence_end, DaoError::VotingNotStarted);
         require!(now < dispute.voting_end, DaoError::VotingEnded);
         require!(!dispute.is_party(&wallet), DaoError::PartyCannotVote);
-        let weight = self.voter.deposited;
-        require!(weight > 0, DaoError::NoVotingWeight);
-
         let subject = dispute.key();
-        let round = dispute.round;
-        let record = VoteRecord {
-            voter: wallet,
-            subject,
-            round,
-            choice: VoteChoice::Dispute(side),
-            weight,
-            bump,
-        };
-        let bump_seed = [bump];
-        let round_seed = [round];
-        NewPda {
-            payer: &self.wallet.to_account_info(),
-            target: &self.vote_record.to_account_info(),
+        let weight = Ballot {
+            wallet: &self.wallet.to_account_info(),
+            voter: &mut self.voter,
+            vote_record: &self.vote_record.to_account_info(),
             system_program: &self.system_program.to_account_info(),
-            seeds: &[
-                seeds::VOTE,
-                subject.as_ref(),
-                &round_seed,
-                wallet.as_ref(),
-                &bump_seed,
-            ],
         }
-        .create(&record, DaoError::AlreadyVoted)?;
-
+        .cast(
+            subject,
+            dispute.round,
+            VoteChoice::Dispute(side),
+            dispute.voting_end,
+            bump,
+        )?;
         match side {
             Side::UserFavor => {
                 dispute.votes_user = dispute
@@ -264,13 +245,6 @@ impl CastVote<'_> {
             }
         }
         dispute.voters = dispute.voters.saturating_add(1);
-        self.voter.locked_until = self.voter.locked_until.max(dispute.voting_end);
-        emit_event!(VoteCast {
-            subject,
-            voter: wallet,
-            choice: VoteChoice::Dispute(side),
-            weight
-        });
         Ok(())
     }
 }
@@ -374,12 +348,7 @@ impl Appeal<'_> {
                 self.mint.decimals,
             )?;
         }
-        let evidence_end = now
-            .checked_add(params.evidence_secs)
-            .ok_or(DaoError::Overflow)?;
-        let voting_end = evidence_end
-            .checked_add(params.voting_secs)
-            .ok_or(DaoError::Overflow)?;
+        let (evidence_end, voting_end) = params.dispute_windows(now)?;
         dispute.round = 1;
         dispute.state = DisputeState::Open;
         dispute.appealed_verdict = dispute.verdict;
@@ -452,19 +421,12 @@ impl ClaimVoteReward<'_> {
                 self.wallet.key(),
                 DaoError::WrongTokenOwner
             );
-            let bump = [self.config.bump];
-            let signer: &[&[&[u8]]] = &[&[seeds::DAO_CONFIG, &bump]];
-            token_interface::transfer_checked(
-                CpiContext::new_with_signer(
-                    self.token_program.key(),
-                    TransferChecked {
-                        from: self.treasury.to_account_info(),
-                        mint: self.mint.to_account_info(),
-                        to: self.wallet_token.to_account_info(),
-                        authority: self.config.to_account_info(),
-                    },
-                    signer,
-                ),
+            pay_from_vault(
+                &self.config,
+                self.token_program.to_account_info(),
+                self.treasury.to_account_info(),
+                self.mint.to_account_info(),
+                self.wallet_token.to_account_info(),
                 reward,
                 self.mint.decimals,
             )?;

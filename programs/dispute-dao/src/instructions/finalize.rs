@@ -11,12 +11,13 @@
 //! the treasury.
 
 use anchor_lang::prelude::*;
-use anchor_spl::token_interface::{self, Mint, TokenAccount, TokenInterface, TransferChecked};
+use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 use cyxwiz_common::{emit_event, seeds};
 use job_escrow::{DisputeResolution, program::JobEscrow};
 use node_registry::program::NodeRegistry;
 use reputation_manager::{VerdictEffect, program::ReputationManager};
 
+use super::pay_from_vault;
 use crate::{
     error::DaoError,
     events::DisputeExecuted,
@@ -248,19 +249,12 @@ impl<'info> Finalize<'info> {
         } else {
             self.node_token.to_account_info()
         };
-        let bump = [self.config.bump];
-        let signer: &[&[&[u8]]] = &[&[seeds::DAO_CONFIG, &bump]];
-        token_interface::transfer_checked(
-            CpiContext::new_with_signer(
-                self.token_program.key(),
-                TransferChecked {
-                    from: self.appeal_vault.to_account_info(),
-                    mint: self.mint.to_account_info(),
-                    to,
-                    authority: self.config.to_account_info(),
-                },
-                signer,
-            ),
+        pay_from_vault(
+            &self.config,
+            self.token_program.to_account_info(),
+            self.appeal_vault.to_account_info(),
+            self.mint.to_account_info(),
+            to,
             dispute.appeal_deposit,
             self.mint.decimals,
         )?;

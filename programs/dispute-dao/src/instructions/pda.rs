@@ -8,7 +8,13 @@ use anchor_lang::{
     system_program::{self, Allocate, Assign, CreateAccount, Transfer},
 };
 
-use crate::error::DaoError;
+use cyxwiz_common::{emit_event, seeds};
+
+use crate::{
+    error::DaoError,
+    events::VoteCast,
+    state::{VoteChoice, VoteRecord, Voter},
+};
 
 pub struct NewPda<'a, 'info> {
     pub payer: &'a AccountInfo<'info>,
@@ -79,5 +85,61 @@ impl<'info> NewPda<'_, 'info> {
         let mut data = self.target.try_borrow_mut_data()?;
         value.try_serialize(&mut &mut data[..])?;
         Ok(())
+    }
+}
+
+/// A voter's ballot on one dispute round or proposal.
+pub struct Ballot<'a, 'info> {
+    pub wallet: &'a AccountInfo<'info>,
+    pub voter: &'a mut Voter,
+    pub vote_record: &'a AccountInfo<'info>,
+    pub system_program: &'a AccountInfo<'info>,
+}
+
+impl Ballot<'_, '_> {
+    /// Casts the whole deposit as the vote's weight: creates the vote record
+    /// (`AlreadyVoted` if this wallet voted on `subject` in `round`), locks the deposit
+    /// until `voting_end` and emits `VoteCast`. Returns the weight for the caller's tally.
+    pub fn cast(
+        self,
+        subject: Pubkey,
+        round: u8,
+        choice: VoteChoice,
+        voting_end: i64,
+        bump: u8,
+    ) -> Result<u64> {
+        let weight = self.voter.deposited;
+        require!(weight > 0, DaoError::NoVotingWeight);
+        let wallet = self.wallet.key();
+        let record = VoteRecord {
+            voter: wallet,
+            subject,
+            round,
+            choice,
+            weight,
+            bump,
+        };
+        let (round_seed, bump_seed) = ([round], [bump]);
+        NewPda {
+            payer: self.wallet,
+            target: self.vote_record,
+            system_program: self.system_program,
+            seeds: &[
+                seeds::VOTE,
+                subject.as_ref(),
+                &round_seed,
+                wallet.as_ref(),
+                &bump_seed,
+            ],
+        }
+        .create(&record, DaoError::AlreadyVoted)?;
+        self.voter.locked_until = self.voter.locked_until.max(voting_end);
+        emit_event!(VoteCast {
+            subject,
+            voter: wallet,
+            choice,
+            weight
+        });
+        Ok(weight)
     }
 }

@@ -7,10 +7,10 @@ use anchor_lang::prelude::*;
 use anchor_spl::token_interface::Mint;
 use cyxwiz_common::{emit_event, seeds};
 
-use super::pda::NewPda;
+use super::pda::Ballot;
 use crate::{
     error::DaoError,
-    events::{ProposalCreated, ProposalExecuted, VoteCast},
+    events::{ProposalCreated, ProposalExecuted},
     state::{
         DaoConfig, DaoParams, ParamChange, Proposal, ProposalState, VoteChoice, VoteRecord, Voter,
     },
@@ -114,39 +114,25 @@ pub struct VoteProposal<'info> {
 impl VoteProposal<'_> {
     pub fn handle(&mut self, approve: bool, bump: u8) -> Result<()> {
         let now = Clock::get()?.unix_timestamp;
-        let wallet = self.wallet.key();
         let proposal = &mut self.proposal;
         require!(
             proposal.state == ProposalState::Voting,
             DaoError::InvalidProposalState
         );
         require!(now < proposal.voting_end, DaoError::VotingEnded);
-        let weight = self.voter.deposited;
-        require!(weight > 0, DaoError::NoVotingWeight);
-        let subject = proposal.key();
-        let choice = VoteChoice::Proposal { approve };
-        let record = VoteRecord {
-            voter: wallet,
-            subject,
-            round: 0,
-            choice,
-            weight,
-            bump,
-        };
-        let bump_seed = [bump];
-        NewPda {
-            payer: &self.wallet.to_account_info(),
-            target: &self.vote_record.to_account_info(),
+        let weight = Ballot {
+            wallet: &self.wallet.to_account_info(),
+            voter: &mut self.voter,
+            vote_record: &self.vote_record.to_account_info(),
             system_program: &self.system_program.to_account_info(),
-            seeds: &[
-                seeds::VOTE,
-                subject.as_ref(),
-                &[0],
-                wallet.as_ref(),
-                &bump_seed,
-            ],
         }
-        .create(&record, DaoError::AlreadyVoted)?;
+        .cast(
+            proposal.key(),
+            0,
+            VoteChoice::Proposal { approve },
+            proposal.voting_end,
+            bump,
+        )?;
         if approve {
             proposal.votes_for = proposal
                 .votes_for
@@ -158,13 +144,6 @@ impl VoteProposal<'_> {
                 .checked_add(weight)
                 .ok_or(DaoError::Overflow)?;
         }
-        self.voter.locked_until = self.voter.locked_until.max(proposal.voting_end);
-        emit_event!(VoteCast {
-            subject,
-            voter: wallet,
-            choice,
-            weight
-        });
         Ok(())
     }
 }

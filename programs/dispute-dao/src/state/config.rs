@@ -68,6 +68,18 @@ impl DaoParams {
         Ok(())
     }
 
+    /// Evidence and voting windows of a dispute round opened at `now`:
+    /// `(evidence_end, voting_end)`.
+    pub fn dispute_windows(&self, now: i64) -> Result<(i64, i64)> {
+        let evidence_end = now
+            .checked_add(self.evidence_secs)
+            .ok_or(DaoError::Overflow)?;
+        let voting_end = evidence_end
+            .checked_add(self.voting_secs)
+            .ok_or(DaoError::Overflow)?;
+        Ok((evidence_end, voting_end))
+    }
+
     /// `bps` of `supply`, at least 1 so a quorum can never be met by no votes.
     pub fn of_supply(supply: u64, bps_value: u16) -> Result<u64> {
         Ok(bps::share(supply, bps_value)
@@ -97,7 +109,17 @@ pub struct DaoConfig {
 }
 
 impl DaoConfig {
+    /// The governance PDA is rebuilt from the stored bump (one hash) instead of searched
+    /// for (`find_program_address`) on every admin call.
     pub fn is_admin_or_governance(&self, key: &Pubkey) -> bool {
-        *key == self.admin || *key == cyxwiz_common::ids::governance_authority()
+        *key == self.admin
+            || Pubkey::create_program_address(
+                &[
+                    cyxwiz_common::seeds::GOVERNANCE_AUTHORITY,
+                    &[self.governance_bump],
+                ],
+                &crate::ID,
+            )
+            .is_ok_and(|governance| *key == governance)
     }
 }

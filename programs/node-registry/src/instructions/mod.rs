@@ -42,25 +42,18 @@ impl SlashAccounts<'_, '_> {
     /// Moves a slash out of the vault: insurance share to the insurance pool, the rest
     /// burned. Both signed by the config PDA, the vault's authority.
     pub fn execute(&self, split: SlashSplit) -> Result<()> {
-        let bump = [self.config.bump];
-        let signer: &[&[&[u8]]] = &[&[seeds::REGISTRY_CONFIG, &bump]];
-        if split.insurance > 0 {
-            token_interface::transfer_checked(
-                CpiContext::new_with_signer(
-                    self.token_program.key(),
-                    TransferChecked {
-                        from: self.stake_vault.clone(),
-                        mint: self.stake_mint.clone(),
-                        to: self.insurance_vault.clone(),
-                        authority: self.config.to_account_info(),
-                    },
-                    signer,
-                ),
-                split.insurance,
-                self.decimals,
-            )?;
-        }
+        pay_from_vault(
+            self.config,
+            &self.token_program,
+            &self.stake_vault,
+            &self.stake_mint,
+            self.insurance_vault.clone(),
+            split.insurance,
+            self.decimals,
+        )?;
         if split.burned > 0 {
+            let bump = [self.config.bump];
+            let signer: &[&[&[u8]]] = &[&[seeds::REGISTRY_CONFIG, &bump]];
             token_interface::burn(
                 CpiContext::new_with_signer(
                     self.token_program.key(),
@@ -76,6 +69,38 @@ impl SlashAccounts<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// Transfers `amount` (no-op for 0) out of the stake vault, signed by the config PDA that
+/// owns it.
+pub fn pay_from_vault<'info>(
+    config: &Account<'info, RegistryConfig>,
+    token_program: &AccountInfo<'info>,
+    stake_vault: &AccountInfo<'info>,
+    stake_mint: &AccountInfo<'info>,
+    to: AccountInfo<'info>,
+    amount: u64,
+    decimals: u8,
+) -> Result<()> {
+    if amount == 0 {
+        return Ok(());
+    }
+    let bump = [config.bump];
+    let signer: &[&[&[u8]]] = &[&[seeds::REGISTRY_CONFIG, &bump]];
+    token_interface::transfer_checked(
+        CpiContext::new_with_signer(
+            token_program.key(),
+            TransferChecked {
+                from: stake_vault.clone(),
+                mint: stake_mint.clone(),
+                to,
+                authority: config.to_account_info(),
+            },
+            signer,
+        ),
+        amount,
+        decimals,
+    )
 }
 
 /// Slashes `node` at `rate_bps`, moves the tokens and emits the event. Returns the split.

@@ -3,13 +3,13 @@
 //! slashes only through `record_outcome`.
 
 use anchor_lang::prelude::*;
-use anchor_spl::token_interface::{self, Mint, TokenAccount, TokenInterface, TransferChecked};
+use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 use cyxwiz_common::{emit_event, seeds};
 
 use crate::{
     error::RegistryError,
     events::{DisputeSlashed, NodeBanned, NodeSuspended},
-    instructions::{SlashAccounts, apply_slash},
+    instructions::{SlashAccounts, apply_slash, pay_from_vault},
     state::{NodeAccount, NodeStatus, RegistryConfig, SlashReason},
 };
 
@@ -121,26 +121,16 @@ impl SlashForDispute<'_> {
             .total_staked
             .checked_sub(total)
             .ok_or(RegistryError::Overflow)?;
-        let bump = [self.config.bump];
-        let signer: &[&[&[u8]]] = &[&[seeds::REGISTRY_CONFIG, &bump]];
         for (to, amount) in [
             (self.user_token.to_account_info(), to_user),
             (self.dao_treasury.to_account_info(), to_treasury),
         ] {
-            if amount == 0 {
-                continue;
-            }
-            token_interface::transfer_checked(
-                CpiContext::new_with_signer(
-                    self.token_program.key(),
-                    TransferChecked {
-                        from: self.stake_vault.to_account_info(),
-                        mint: self.stake_mint.to_account_info(),
-                        to,
-                        authority: self.config.to_account_info(),
-                    },
-                    signer,
-                ),
+            pay_from_vault(
+                &self.config,
+                &self.token_program.to_account_info(),
+                &self.stake_vault.to_account_info(),
+                &self.stake_mint.to_account_info(),
+                to,
                 amount,
                 self.stake_mint.decimals,
             )?;

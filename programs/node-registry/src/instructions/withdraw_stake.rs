@@ -3,12 +3,13 @@
 //! which case it stays as a tombstone so the wallet cannot register again.
 
 use anchor_lang::prelude::*;
-use anchor_spl::token_interface::{self, Mint, TokenAccount, TokenInterface, TransferChecked};
+use anchor_spl::token_interface::{Mint, TokenAccount, TokenInterface};
 use cyxwiz_common::{emit_event, seeds};
 
 use crate::{
     error::RegistryError,
     events::StakeWithdrawn,
+    instructions::pay_from_vault,
     state::{NodeAccount, NodeStatus, RegistryConfig},
 };
 
@@ -57,24 +58,15 @@ impl<'info> WithdrawStake<'info> {
         }
 
         let amount = node.stake;
-        if amount > 0 {
-            let bump = [self.config.bump];
-            let signer: &[&[&[u8]]] = &[&[seeds::REGISTRY_CONFIG, &bump]];
-            token_interface::transfer_checked(
-                CpiContext::new_with_signer(
-                    self.token_program.key(),
-                    TransferChecked {
-                        from: self.stake_vault.to_account_info(),
-                        mint: self.stake_mint.to_account_info(),
-                        to: self.owner_token.to_account_info(),
-                        authority: self.config.to_account_info(),
-                    },
-                    signer,
-                ),
-                amount,
-                self.stake_mint.decimals,
-            )?;
-        }
+        pay_from_vault(
+            &self.config,
+            &self.token_program.to_account_info(),
+            &self.stake_vault.to_account_info(),
+            &self.stake_mint.to_account_info(),
+            self.owner_token.to_account_info(),
+            amount,
+            self.stake_mint.decimals,
+        )?;
         let config = &mut self.config;
         config.total_staked = config
             .total_staked

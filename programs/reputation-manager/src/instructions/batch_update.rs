@@ -9,7 +9,8 @@ use cyxwiz_common::{emit_event, seeds};
 
 use crate::{
     error::ReputationError,
-    events::{BatchApplied, TierChanged},
+    events::BatchApplied,
+    instructions::emit_tier_change,
     state::{NodeReputation, ReputationConfig, ReputationUpdate},
 };
 
@@ -59,14 +60,7 @@ pub fn apply_batch<'info>(
     }
     for node in nodes.iter_mut() {
         let before = node.refresh(&params, now);
-        if before != node.tier {
-            emit_event!(TierChanged {
-                owner: node.owner,
-                from: before,
-                to: node.tier,
-                score: node.score
-            });
-        }
+        emit_tier_change(node, before);
         node.exit(&crate::ID)?;
     }
     emit_event!(BatchApplied {

@@ -7,7 +7,8 @@ use cyxwiz_common::{emit_event, seeds};
 
 use crate::{
     error::ReputationError,
-    events::{NodeRated, TierChanged, VerdictApplied},
+    events::{NodeRated, VerdictApplied},
+    instructions::emit_tier_change,
     state::{NodeReputation, ReputationConfig, UserReputation, VerdictEffect},
 };
 
@@ -76,16 +77,5 @@ impl ApplyVerdict<'_> {
             user_score: self.user_reputation.score,
         });
         Ok(())
-    }
-}
-
-fn emit_tier_change(rep: &NodeReputation, before: crate::state::Tier) {
-    if before != rep.tier {
-        emit_event!(TierChanged {
-            owner: rep.owner,
-            from: before,
-            to: rep.tier,
-            score: rep.score
-        });
     }
 }
