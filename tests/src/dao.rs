@@ -556,24 +556,24 @@ impl DaoEnv {
         self.f.send(ix, &[])
     }
 
-    /// Warps from now past the dispute's evidence window (voting opens).
-    pub fn warp_to_voting(&mut self, job: &Job) {
-        let d = self.dispute(job);
-        let wait = (d.evidence_end - self.chain.now()).max(0);
+    /// Warps forward to `at` (no-op if it has passed).
+    pub fn warp_until(&mut self, at: i64) {
+        let wait = (at - self.chain.now()).max(0);
         self.f.env.chain.warp(wait);
+    }
+
+    /// Warps past the dispute's evidence window (voting opens).
+    pub fn warp_to_voting(&mut self, job: &Job) {
+        self.warp_until(self.dispute(job).evidence_end);
     }
 
     /// Warps past the dispute's voting end.
     pub fn warp_past_voting(&mut self, job: &Job) {
-        let d = self.dispute(job);
-        let wait = (d.voting_end - self.chain.now()).max(0);
-        self.f.env.chain.warp(wait);
+        self.warp_until(self.dispute(job).voting_end);
     }
 
     /// Warps past the dispute's appeal deadline.
     pub fn warp_past_appeal(&mut self, job: &Job) {
-        let d = self.dispute(job);
-        let wait = (d.appeal_deadline - self.chain.now()).max(0);
-        self.f.env.chain.warp(wait);
+        self.warp_until(self.dispute(job).appeal_deadline);
     }
 }

@@ -29,7 +29,7 @@ use std::{
 };
 
 use anchor_lang::{
-    AccountSerialize, InstructionData, ToAccountMetas,
+    InstructionData, ToAccountMetas,
     prelude::{AccountInfo, ProgramError, Pubkey},
     solana_program::{entrypoint::ProgramResult, program::invoke_signed},
     system_program,
@@ -373,17 +373,10 @@ impl EscrowEnv {
 
     /// Rewrites `owner`'s reputation account in place (to reach a tier without history).
     pub fn set_reputation(&mut self, owner: &Pubkey, f: impl FnOnce(&mut NodeReputation)) {
-        let key = deploy::node_reputation(owner);
         let mut rep = self.reputation(owner);
         f(&mut rep);
-        let mut acc = self.chain.account(&key).expect("reputation account");
-        let mut data = Vec::with_capacity(acc.data.len());
-        rep.try_serialize(&mut data).expect("serialize reputation");
-        acc.data[..data.len()].copy_from_slice(&data);
         self.chain
-            .svm
-            .set_account(key, acc)
-            .expect("set reputation account");
+            .write_anchor_account(&deploy::node_reputation(owner), &rep);
     }
 
     /// Sets `owner`'s score (and points) and the matching tier.

@@ -18,9 +18,7 @@
 pub mod dao;
 pub mod escrow;
 
-use anchor_lang::{
-    AccountSerialize, InstructionData, ToAccountMetas, prelude::Pubkey, system_program,
-};
+use anchor_lang::{InstructionData, ToAccountMetas, prelude::Pubkey, system_program};
 use cyxwiz_common::{ids, seeds, units::DECIMALS};
 pub use cyxwiz_native_svm::{
     TestChain, TxError, TxOk, assert_anchor_err, assert_ix_err, kit, native_program,
@@ -347,17 +345,9 @@ impl Env {
 
     /// Rewrites `owner`'s node account in place (for states only JobEscrow could reach).
     pub fn set_node(&mut self, owner: &Pubkey, f: impl FnOnce(&mut NodeAccount)) {
-        let key = node_pda(owner);
         let mut node = self.node(owner).expect("node exists");
         f(&mut node);
-        let mut acc = self.chain.account(&key).expect("node account");
-        let mut data = Vec::with_capacity(acc.data.len());
-        node.try_serialize(&mut data).expect("serialize node");
-        acc.data[..data.len()].copy_from_slice(&data);
-        self.chain
-            .svm
-            .set_account(key, acc)
-            .expect("set node account");
+        self.chain.write_anchor_account(&node_pda(owner), &node);
     }
 
     /// Copies the account at `src` (same owner program, lamports and data) to a fresh
@@ -377,14 +367,7 @@ impl Env {
         let dst = self.forge_copy(&config_pda());
         let mut config = self.config();
         f(&mut config);
-        let mut acc = self.chain.account(&dst).expect("forged config");
-        let mut data = Vec::with_capacity(acc.data.len());
-        config.try_serialize(&mut data).expect("serialize config");
-        acc.data[..data.len()].copy_from_slice(&data);
-        self.chain
-            .svm
-            .set_account(dst, acc)
-            .expect("set forged config");
+        self.chain.write_anchor_account(&dst, &config);
         dst
     }
 

@@ -3,7 +3,7 @@
 //! and decodes accounts and events, and asserts exact Anchor error codes.
 
 use anchor_lang::{
-    AccountDeserialize, Event,
+    AccountDeserialize, AccountSerialize, Event,
     prelude::{AnchorDeserialize, Pubkey},
     solana_program::system_instruction,
 };
@@ -255,6 +255,19 @@ impl TestChain {
     pub fn anchor_account<T: AccountDeserialize>(&self, who: &Pubkey) -> Option<T> {
         let acc = self.svm.get_account(who)?;
         T::try_deserialize(&mut acc.data.as_slice()).ok()
+    }
+
+    /// Overwrites the data of the Anchor account at `at` with `value` (discriminator +
+    /// Borsh), keeping its lamports, owner and size: forges states tests cannot reach.
+    pub fn write_anchor_account<T: AccountSerialize>(&mut self, at: &Pubkey, value: &T) {
+        let mut acc = self
+            .svm
+            .get_account(at)
+            .expect("account to overwrite exists");
+        let mut data = Vec::with_capacity(acc.data.len());
+        value.try_serialize(&mut data).expect("serialize account");
+        acc.data[..data.len()].copy_from_slice(&data);
+        self.svm.set_account(*at, acc).expect("set account");
     }
 
     /// Current on-chain unix time.
