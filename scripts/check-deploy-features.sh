@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bad=0
-for pkg in job-escrow node-registry reputation-manager dispute-dao cyxwiz-deploy; do
+for pkg in job-escrow node-registry reputation-manager dispute-dao cyxwiz-deploy cyxwiz-chain cyxwiz-localnet; do
   if cargo tree -p "$pkg" -e normal,build,features --prefix none 2>/dev/null | grep -q 'insecure-test-verifier'; then
     echo "ERROR: $pkg's normal dependency graph enables insecure-test-verifier" >&2
     bad=1

@@ -7,7 +7,10 @@
 #![forbid(unsafe_code)]
 
 pub mod keys;
+pub mod network;
 pub mod programs;
+#[cfg(feature = "rpc")]
+pub mod rpc;
 pub mod token;
 
 use anchor_lang::prelude::Pubkey;
@@ -33,6 +36,8 @@ pub enum DeployError {
     Keypair { path: String, reason: String },
     #[error("distribution shares sum to {0} bps, not 10000")]
     BadDistribution(u32),
+    #[error(transparent)]
+    Chain(#[from] cyxwiz_chain::ChainError),
 }
 
 /// Addresses a completed setup produced.

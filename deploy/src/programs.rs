@@ -1,26 +1,31 @@
-//! Initialisation of the programs' configs, as instructions. Admin is any address (a
-//! multisig in production); only the deployer key may sign initialisation.
+//! Program initialisation as instructions, in the shapes the deploy plan and the program
+//! tests use. The builders themselves live in the chain SDK (`cyxwiz_chain::ix`), the one
+//! place instructions are built; this module only adapts argument shapes.
 
-use anchor_lang::{
-    InstructionData, ToAccountMetas, prelude::Pubkey, solana_program::system_program,
-};
-use cyxwiz_common::seeds;
+use anchor_lang::prelude::Pubkey;
+use cyxwiz_chain::{Addresses, Treasury, ix};
 
 use crate::Instruction;
 
-/// PDA of NodeRegistry's config.
-pub fn registry_config() -> Pubkey {
-    Pubkey::find_program_address(&[seeds::REGISTRY_CONFIG], &node_registry::ID).0
-}
+pub use cyxwiz_chain::pda::{
+    dao_appeal_vault, dao_config, dao_deposit_vault, dao_treasury, escrow_config,
+    node_reputation, registry_config, reputation_config, stake_vault, user_reputation,
+};
 
-/// PDA of NodeRegistry's stake vault.
-pub fn stake_vault() -> Pubkey {
-    Pubkey::find_program_address(&[seeds::STAKE_VAULT], &node_registry::ID).0
-}
+/// Treasury accounts that receive the platform fee.
+pub type TreasuryAccounts = Treasury;
 
-/// PDA of JobEscrow's config.
-pub fn escrow_config() -> Pubkey {
-    Pubkey::find_program_address(&[seeds::ESCROW_CONFIG], &job_escrow::ID).0
+fn addresses(mint: &Pubkey, token_program: &Pubkey) -> Addresses {
+    Addresses {
+        mint: *mint,
+        token_program: *token_program,
+        treasury: Treasury {
+            staking: Pubkey::default(),
+            development: Pubkey::default(),
+            liquidity: Pubkey::default(),
+        },
+        insurance_vault: Pubkey::default(),
+    }
 }
 
 /// `node_registry::initialize`.
@@ -32,29 +37,11 @@ pub fn initialize_registry(
     token_program: &Pubkey,
     params: node_registry::RegistryParams,
 ) -> Instruction {
-    Instruction {
-        program_id: node_registry::ID,
-        accounts: node_registry::accounts::Initialize {
-            deployer: *deployer,
-            admin: *admin,
-            config: registry_config(),
-            stake_mint: *stake_mint,
-            stake_vault: stake_vault(),
-            insurance_vault: *insurance_vault,
-            token_program: *token_program,
-            system_program: system_program::ID,
-        }
-        .to_account_metas(None),
-        data: node_registry::instruction::Initialize { params }.data(),
-    }
-}
-
-/// Treasury accounts that receive the platform fee.
-#[derive(Debug, Clone, Copy)]
-pub struct TreasuryAccounts {
-    pub staking: Pubkey,
-    pub development: Pubkey,
-    pub liquidity: Pubkey,
+    let a = Addresses {
+        insurance_vault: *insurance_vault,
+        ..addresses(stake_mint, token_program)
+    };
+    ix::registry::initialize(deployer, admin, &a, params)
 }
 
 /// `job_escrow::initialize`.
@@ -67,49 +54,11 @@ pub fn initialize_escrow(
     token_program: &Pubkey,
     params: job_escrow::EscrowParams,
 ) -> Instruction {
-    Instruction {
-        program_id: job_escrow::ID,
-        accounts: job_escrow::accounts::Initialize {
-            deployer: *deployer,
-            config: escrow_config(),
-            mint: *mint,
-            staking_treasury: treasury.staking,
-            development_treasury: treasury.development,
-            liquidity_treasury: treasury.liquidity,
-            token_program: *token_program,
-            system_program: system_program::ID,
-        }
-        .to_account_metas(None),
-        data: job_escrow::instruction::Initialize {
-            admin: *admin,
-            coordinator: *coordinator,
-            params,
-        }
-        .data(),
-    }
-}
-
-/// PDA of ReputationManager's config.
-pub fn reputation_config() -> Pubkey {
-    Pubkey::find_program_address(&[seeds::REPUTATION_CONFIG], &reputation_manager::ID).0
-}
-
-/// PDA of a node's reputation account.
-pub fn node_reputation(owner: &Pubkey) -> Pubkey {
-    Pubkey::find_program_address(
-        &[seeds::NODE_REPUTATION, owner.as_ref()],
-        &reputation_manager::ID,
-    )
-    .0
-}
-
-/// PDA of a job submitter's reputation account.
-pub fn user_reputation(wallet: &Pubkey) -> Pubkey {
-    Pubkey::find_program_address(
-        &[seeds::USER_REPUTATION, wallet.as_ref()],
-        &reputation_manager::ID,
-    )
-    .0
+    let a = Addresses {
+        treasury,
+        ..addresses(mint, token_program)
+    };
+    ix::escrow::initialize(deployer, admin, coordinator, &a, params)
 }
 
 /// `reputation_manager::initialize`. `updater` is the coordinator's batch key.
@@ -119,51 +68,12 @@ pub fn initialize_reputation(
     updater: &Pubkey,
     params: reputation_manager::ReputationParams,
 ) -> Instruction {
-    Instruction {
-        program_id: reputation_manager::ID,
-        accounts: reputation_manager::accounts::Initialize {
-            deployer: *deployer,
-            config: reputation_config(),
-            system_program: system_program::ID,
-        }
-        .to_account_metas(None),
-        data: reputation_manager::instruction::Initialize {
-            admin: *admin,
-            updater: *updater,
-            params,
-        }
-        .data(),
-    }
+    ix::reputation::initialize(deployer, admin, updater, params)
 }
 
 /// `reputation_manager::init_node_reputation` for the registered node of `owner`.
 pub fn init_node_reputation(payer: &Pubkey, owner: &Pubkey) -> Instruction {
-    Instruction {
-        program_id: reputation_manager::ID,
-        accounts: reputation_manager::accounts::InitNodeReputation {
-            payer: *payer,
-            node: Pubkey::find_program_address(&[seeds::NODE, owner.as_ref()], &node_registry::ID)
-                .0,
-            reputation: node_reputation(owner),
-            system_program: system_program::ID,
-        }
-        .to_account_metas(None),
-        data: reputation_manager::instruction::InitNodeReputation {}.data(),
-    }
-}
-
-/// Dispute/DAO PDAs: config, deposit vault, treasury, appeal vault.
-pub fn dao_config() -> Pubkey {
-    Pubkey::find_program_address(&[seeds::DAO_CONFIG], &dispute_dao::ID).0
-}
-pub fn dao_deposit_vault() -> Pubkey {
-    Pubkey::find_program_address(&[seeds::DEPOSIT_VAULT], &dispute_dao::ID).0
-}
-pub fn dao_treasury() -> Pubkey {
-    Pubkey::find_program_address(&[seeds::DAO_TREASURY], &dispute_dao::ID).0
-}
-pub fn dao_appeal_vault() -> Pubkey {
-    Pubkey::find_program_address(&[seeds::APPEAL_VAULT], &dispute_dao::ID).0
+    ix::reputation::init_node_reputation(payer, owner)
 }
 
 /// `dispute_dao::initialize`: the DAO config and its three vaults.
@@ -174,23 +84,5 @@ pub fn initialize_dao(
     token_program: &Pubkey,
     params: dispute_dao::DaoParams,
 ) -> Instruction {
-    Instruction {
-        program_id: dispute_dao::ID,
-        accounts: dispute_dao::accounts::Initialize {
-            deployer: *deployer,
-            config: dao_config(),
-            mint: *mint,
-            deposit_vault: dao_deposit_vault(),
-            treasury: dao_treasury(),
-            appeal_vault: dao_appeal_vault(),
-            token_program: *token_program,
-            system_program: system_program::ID,
-        }
-        .to_account_metas(None),
-        data: dispute_dao::instruction::Initialize {
-            admin: *admin,
-            params,
-        }
-        .data(),
-    }
+    ix::dao::initialize(deployer, admin, &addresses(mint, token_program), params)
 }

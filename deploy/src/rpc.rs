@@ -1,0 +1,227 @@
+//! Running a deployment plan over RPC, and verifying a deployment by reading it back.
+//! The localnet and the `cyxwiz-deploy` CLI both use these.
+
+use anchor_lang::prelude::Pubkey;
+use cyxwiz_chain::{
+    ChainError, ids, pda,
+    client::ChainClient,
+    state::{DaoConfig, EscrowConfig, RegistryConfig, ReputationConfig},
+};
+use anchor_lang::solana_program::program_pack::Pack;
+use solana_keypair::Keypair;
+use solana_signer::Signer;
+use spl_token_2022_interface::state::{Account as TokenAccountState, Mint as MintState};
+
+use crate::{
+    Step,
+    network::{self, Network, Params, Roles},
+    token,
+};
+
+/// Errors running or verifying a deployment.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Plan(#[from] crate::DeployError),
+    #[error("step '{label}': {source}")]
+    Step {
+        label: &'static str,
+        #[source]
+        source: ChainError,
+    },
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    #[error("already deployed: {0} exists (use `verify`)")]
+    AlreadyDeployed(&'static str),
+    #[error("program {name} is not deployed at {id} (or is not executable)")]
+    ProgramMissing { name: &'static str, id: Pubkey },
+    #[error("deployment check failed:\n{0}")]
+    Mismatch(String),
+}
+
+/// Sends every step in order, waiting for each to land.
+pub async fn execute(client: &ChainClient, steps: &[Step]) -> Result<Vec<String>, RunError> {
+    let mut signatures = Vec::with_capacity(steps.len());
+    for step in steps {
+        let signers: Vec<&Keypair> = step.signers.iter().collect();
+        let sent = client
+            .send(&step.instructions, &signers)
+            .await
+            .map_err(|source| RunError::Step {
+                label: step.label,
+                source,
+            })?;
+        signatures.push(sent.signature.to_string());
+    }
+    Ok(signatures)
+}
+
+/// Deploys a whole network through `client` (whose payer pays): checks the programs are
+/// deployed and not yet initialised, builds the plan with the cluster's rent, runs it.
+pub async fn deploy_network(
+    client: &ChainClient,
+    deployer: &Keypair,
+    mint_authority: &Keypair,
+    token_program: &Pubkey,
+    roles: Roles,
+    params: Params,
+) -> Result<Network, RunError> {
+    for (name, id) in programs() {
+        match client.raw_account(&id).await? {
+            Some(acc) if acc.executable => {}
+            _ => return Err(RunError::ProgramMissing { name, id }),
+        }
+    }
+    if client.raw_account(&pda::escrow_config()).await?.is_some() {
+        return Err(RunError::AlreadyDeployed("the JobEscrow config"));
+    }
+    let rent = token::Rent {
+        mint: client.rent_exempt(MintState::LEN).await?,
+        token_account: client.rent_exempt(TokenAccountState::LEN).await?,
+    };
+    let payer = client.payer().pubkey();
+    let (steps, network) = network::plan(
+        &payer,
+        deployer,
+        mint_authority,
+        token_program,
+        rent,
+        roles,
+        params,
+    )?;
+    execute(client, &steps).await?;
+    Ok(network)
+}
+
+/// The four programs and their ids on the cluster this build targets.
+pub fn programs() -> [(&'static str, Pubkey); 4] {
+    [
+        ("node_registry", ids::NODE_REGISTRY),
+        ("job_escrow", ids::JOB_ESCROW),
+        ("reputation_manager", ids::REPUTATION),
+        ("dispute_dao", ids::DISPUTE_DAO),
+    ]
+}
+
+/// What a deployment should look like, for [`verify`].
+#[derive(Debug, Clone)]
+pub struct Expected {
+    pub admin: Pubkey,
+    pub coordinator: Pubkey,
+    pub reputation_updater: Pubkey,
+    pub mint: Pubkey,
+    pub params: Params,
+}
+
+/// Reads back every config and the mint and compares them with `expected`; returns a
+/// human report of what was checked. Any difference is an error listing all of them.
+pub async fn verify(client: &ChainClient, expected: &Expected) -> Result<String, RunError> {
+    let mut report = String::new();
+    let mut bad = Vec::new();
+    let mut check = |what: &str, ok: bool, detail: String| {
+        report.push_str(&format!("{} {what}: {detail}\n", if ok { "ok " } else { "BAD" }));
+        if !ok {
+            bad.push(format!("{what}: {detail}"));
+        }
+    };
+
+    for (name, id) in programs() {
+        let deployed = client
+            .raw_account(&id)
+            .await?
+            .is_some_and(|a| a.executable);
+        check(name, deployed, format!("program at {id}"));
+    }
+
+    let registry: RegistryConfig = client.account(&pda::registry_config()).await?;
+    check(
+        "NodeRegistry admin",
+        registry.admin == expected.admin,
+        registry.admin.to_string(),
+    );
+    check(
+        "NodeRegistry stake mint",
+        registry.stake_mint == expected.mint,
+        registry.stake_mint.to_string(),
+    );
+    check(
+        "NodeRegistry params",
+        registry.params == expected.params.registry,
+        format!("{:?}", registry.params),
+    );
+
+    let escrow: EscrowConfig = client.account(&pda::escrow_config()).await?;
+    check(
+        "JobEscrow admin",
+        escrow.admin == expected.admin,
+        escrow.admin.to_string(),
+    );
+    check(
+        "JobEscrow coordinator",
+        escrow.coordinator == expected.coordinator,
+        escrow.coordinator.to_string(),
+    );
+    check(
+        "JobEscrow mint",
+        escrow.mint == expected.mint,
+        escrow.mint.to_string(),
+    );
+    check(
+        "JobEscrow params",
+        escrow.params == expected.params.escrow,
+        format!("{:?}", escrow.params),
+    );
+
+    let reputation: ReputationConfig = client.account(&pda::reputation_config()).await?;
+    check(
+        "ReputationManager admin",
+        reputation.admin == expected.admin,
+        reputation.admin.to_string(),
+    );
+    check(
+        "ReputationManager updater",
+        reputation.updater == expected.reputation_updater,
+        reputation.updater.to_string(),
+    );
+    check(
+        "ReputationManager params",
+        reputation.params == expected.params.reputation,
+        format!("{:?}", reputation.params),
+    );
+
+    let dao: DaoConfig = client.account(&pda::dao_config()).await?;
+    check(
+        "Dispute/DAO admin",
+        dao.admin == expected.admin,
+        dao.admin.to_string(),
+    );
+    check(
+        "Dispute/DAO mint",
+        dao.mint == expected.mint,
+        dao.mint.to_string(),
+    );
+    check(
+        "Dispute/DAO params",
+        dao.params == expected.params.dao,
+        format!("{:?}", dao.params),
+    );
+
+    // Fixed supply: the mint authority must be revoked.
+    let mint = client
+        .raw_account(&expected.mint)
+        .await?
+        .ok_or(ChainError::AccountNotFound(expected.mint))?;
+    // COption<Pubkey> tag at offset 0 of the mint layout: 0 = None.
+    let revoked = mint.data.get(..4) == Some(&[0, 0, 0, 0]);
+    check(
+        "CYXWIZ mint authority revoked",
+        revoked,
+        format!("mint {}", expected.mint),
+    );
+
+    if bad.is_empty() {
+        Ok(report)
+    } else {
+        Err(RunError::Mismatch(bad.join("\n")))
+    }
+}
