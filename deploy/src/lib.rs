@@ -37,7 +37,13 @@ pub enum DeployError {
     #[error("distribution shares sum to {0} bps, not 10000")]
     BadDistribution(u32),
     #[error(transparent)]
-    Chain(#[from] cyxwiz_chain::ChainError),
+    Chain(Box<cyxwiz_chain::ChainError>),
+}
+
+impl From<cyxwiz_chain::ChainError> for DeployError {
+    fn from(e: cyxwiz_chain::ChainError) -> Self {
+        DeployError::Chain(Box::new(e))
+    }
 }
 
 /// Addresses a completed setup produced.

@@ -8,8 +8,8 @@ use cyxwiz_chain::{Addresses, Treasury, ix};
 use crate::Instruction;
 
 pub use cyxwiz_chain::pda::{
-    dao_appeal_vault, dao_config, dao_deposit_vault, dao_treasury, escrow_config,
-    node_reputation, registry_config, reputation_config, stake_vault, user_reputation,
+    dao_appeal_vault, dao_config, dao_deposit_vault, dao_treasury, escrow_config, node_reputation,
+    registry_config, reputation_config, stake_vault, user_reputation,
 };
 
 /// Treasury accounts that receive the platform fee.

@@ -2,12 +2,13 @@
 //! The localnet and the `cyxwiz-deploy` CLI both use these.
 
 use anchor_lang::prelude::Pubkey;
+use anchor_lang::solana_program::program_pack::Pack;
 use cyxwiz_chain::{
-    ChainError, ids, pda,
+    ChainError,
     client::ChainClient,
+    ids, pda,
     state::{DaoConfig, EscrowConfig, RegistryConfig, ReputationConfig},
 };
-use anchor_lang::solana_program::program_pack::Pack;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
 use spl_token_2022_interface::state::{Account as TokenAccountState, Mint as MintState};
@@ -119,17 +120,17 @@ pub async fn verify(client: &ChainClient, expected: &Expected) -> Result<String,
     let mut report = String::new();
     let mut bad = Vec::new();
     let mut check = |what: &str, ok: bool, detail: String| {
-        report.push_str(&format!("{} {what}: {detail}\n", if ok { "ok " } else { "BAD" }));
+        report.push_str(&format!(
+            "{} {what}: {detail}\n",
+            if ok { "ok " } else { "BAD" }
+        ));
         if !ok {
             bad.push(format!("{what}: {detail}"));
         }
     };
 
     for (name, id) in programs() {
-        let deployed = client
-            .raw_account(&id)
-            .await?
-            .is_some_and(|a| a.executable);
+        let deployed = client.raw_account(&id).await?.is_some_and(|a| a.executable);
         check(name, deployed, format!("program at {id}"));
     }
 

@@ -36,7 +36,9 @@ use solana_signature::Signature;
 use solana_signer::Signer;
 use solana_transaction::Transaction;
 use solana_transaction_error::TransactionError;
-use solana_transaction_status_client_types::{UiTransactionEncoding, option_serializer::OptionSerializer};
+use solana_transaction_status_client_types::{
+    UiTransactionEncoding, option_serializer::OptionSerializer,
+};
 
 use crate::{
     Addresses, ChainError, Instruction, Treasury,
@@ -101,10 +103,11 @@ impl Outcome {
 }
 
 /// A future answering "is this step's effect already on chain?".
-pub type AppliedFuture<'a> = Pin<Box<dyn Future<Output = Result<bool, ChainError>> + Send + 'a>>;
+pub type AppliedFuture = Pin<Box<dyn Future<Output = Result<bool, ChainError>> + Send>>;
 
-/// The caller's on-chain check for a step, used before any resend.
-pub type Applied<'a> = &'a (dyn Fn(&'a ChainClient) -> AppliedFuture<'a> + Sync);
+/// The caller's on-chain check for a step, used before any resend. It gets a clone of
+/// the client (cheap: shared connection) to read the chain with.
+pub type Applied<'a> = &'a (dyn Fn(ChainClient) -> AppliedFuture + Sync);
 
 /// Fault injection for tests of the retry path: each count makes that many upcoming
 /// operations behave as if the network lost their answer.
@@ -410,7 +413,7 @@ impl ChainClient {
                     return result.map(Outcome::Landed);
                 }
                 if let Some(check) = applied {
-                    if check(self).await? {
+                    if check(self.clone()).await? {
                         return Ok(Outcome::AlreadyApplied);
                     }
                 }
@@ -486,7 +489,7 @@ impl ChainClient {
             return result.map(Outcome::Landed);
         }
         if let Some(check) = applied {
-            if check(self).await? {
+            if check(self.clone()).await? {
                 return Ok(Outcome::AlreadyApplied);
             }
         }
@@ -660,7 +663,9 @@ impl ChainClient {
 
 fn unreachable_already_applied() -> Result<Sent, ChainError> {
     // `send` passes no `applied` check, so `send_inner` cannot report AlreadyApplied.
-    Err(ChainError::Rpc("internal: step reported as already applied".into()))
+    Err(ChainError::Rpc(
+        "internal: step reported as already applied".into(),
+    ))
 }
 
 /// Whether the request never reached the node (so nothing was sent).

@@ -152,6 +152,7 @@ impl ChainError {
                 }
                 let (name, message) = error_name_from_logs(&logs, code)
                     .or_else(|| idl_error(&failing, code))
+                    .or_else(|| anchor_framework_error(code))
                     .unwrap_or_else(|| (format!("Custom{code}"), String::new()));
                 ChainError::Program {
                     program: program_name(&failing),
@@ -255,10 +256,22 @@ pub fn idl_error(program: &Pubkey, code: u32) -> Option<(String, String)> {
         .get_or_init(|| {
             let mut table = HashMap::new();
             for (id, json) in [
-                (ids::NODE_REGISTRY, include_str!("../../../deploy/idl/node_registry.json")),
-                (ids::JOB_ESCROW, include_str!("../../../deploy/idl/job_escrow.json")),
-                (ids::REPUTATION, include_str!("../../../deploy/idl/reputation_manager.json")),
-                (ids::DISPUTE_DAO, include_str!("../../../deploy/idl/dispute_dao.json")),
+                (
+                    ids::NODE_REGISTRY,
+                    include_str!("../../../deploy/idl/node_registry.json"),
+                ),
+                (
+                    ids::JOB_ESCROW,
+                    include_str!("../../../deploy/idl/job_escrow.json"),
+                ),
+                (
+                    ids::REPUTATION,
+                    include_str!("../../../deploy/idl/reputation_manager.json"),
+                ),
+                (
+                    ids::DISPUTE_DAO,
+                    include_str!("../../../deploy/idl/dispute_dao.json"),
+                ),
             ] {
                 let Ok(idl) = serde_json::from_str::<serde_json::Value>(json) else {
                     continue;
@@ -274,6 +287,106 @@ pub fn idl_error(program: &Pubkey, code: u32) -> Option<(String, String)> {
         })
         .get(&(*program, code))
         .cloned()
+}
+
+macro_rules! anchor_framework_errors {
+    ($($variant:ident,)*) => {
+        /// An Anchor framework error `(name, message)` by code (100–5000: constraint,
+        /// account and instruction errors every Anchor program can raise). Built from the
+        /// enum itself, so the names cannot be misspelt.
+        pub fn anchor_framework_error(code: u32) -> Option<(String, String)> {
+            use anchor_lang::error::ErrorCode as E;
+            [$(E::$variant,)*]
+                .into_iter()
+                .find(|e| *e as u32 == code)
+                .map(|e| (format!("{e:?}"), e.to_string()))
+        }
+    };
+}
+
+anchor_framework_errors! {
+        InstructionMissing,
+        InstructionFallbackNotFound,
+        InstructionDidNotDeserialize,
+        InstructionDidNotSerialize,
+        IdlInstructionStub,
+        IdlInstructionInvalidProgram,
+        IdlAccountNotEmpty,
+        EventInstructionStub,
+        ConstraintMut,
+        ConstraintHasOne,
+        ConstraintSigner,
+        ConstraintRaw,
+        ConstraintOwner,
+        ConstraintRentExempt,
+        ConstraintSeeds,
+        ConstraintExecutable,
+        ConstraintState,
+        ConstraintAssociated,
+        ConstraintAssociatedInit,
+        ConstraintClose,
+        ConstraintAddress,
+        ConstraintZero,
+        ConstraintTokenMint,
+        ConstraintTokenOwner,
+        ConstraintMintMintAuthority,
+        ConstraintMintFreezeAuthority,
+        ConstraintMintDecimals,
+        ConstraintSpace,
+        ConstraintAccountIsNone,
+        ConstraintTokenTokenProgram,
+        ConstraintMintTokenProgram,
+        ConstraintAssociatedTokenTokenProgram,
+        ConstraintMintGroupPointerExtension,
+        ConstraintMintGroupPointerExtensionAuthority,
+        ConstraintMintGroupPointerExtensionGroupAddress,
+        ConstraintMintGroupMemberPointerExtension,
+        ConstraintMintGroupMemberPointerExtensionAuthority,
+        ConstraintMintGroupMemberPointerExtensionMemberAddress,
+        ConstraintMintMetadataPointerExtension,
+        ConstraintMintMetadataPointerExtensionAuthority,
+        ConstraintMintMetadataPointerExtensionMetadataAddress,
+        ConstraintMintCloseAuthorityExtension,
+        ConstraintMintCloseAuthorityExtensionAuthority,
+        ConstraintMintPermanentDelegateExtension,
+        ConstraintMintPermanentDelegateExtensionDelegate,
+        ConstraintMintTransferHookExtension,
+        ConstraintMintTransferHookExtensionAuthority,
+        ConstraintMintTransferHookExtensionProgramId,
+        ConstraintDuplicateMutableAccount,
+        AccountAlreadyMigrated,
+        AccountNotMigrated,
+        ConstraintMintPausableExtension,
+        ConstraintMintPausableAuthority,
+        RequireViolated,
+        RequireEqViolated,
+        RequireKeysEqViolated,
+        RequireNeqViolated,
+        RequireKeysNeqViolated,
+        RequireGtViolated,
+        RequireGteViolated,
+        AccountDiscriminatorAlreadySet,
+        AccountDiscriminatorNotFound,
+        AccountDiscriminatorMismatch,
+        AccountDidNotDeserialize,
+        AccountDidNotSerialize,
+        AccountNotEnoughKeys,
+        AccountNotMutable,
+        AccountOwnedByWrongProgram,
+        InvalidProgramId,
+        InvalidProgramExecutable,
+        AccountNotSigner,
+        AccountNotSystemOwned,
+        AccountNotInitialized,
+        AccountNotProgramData,
+        AccountNotAssociatedTokenAccount,
+        AccountSysvarMismatch,
+        AccountReallocExceedsLimit,
+        AccountDuplicateReallocs,
+        DeclaredProgramIdMismatch,
+        TryingToInitPayerAsProgramAccount,
+        InvalidNumericConversion,
+        Deprecated,
 }
 
 /// Names the program error of `code` raised by `program` (for callers that only have a
@@ -337,8 +450,14 @@ mod tests {
             format!("Program {} invoke [1]", ids::JOB_ESCROW),
             format!("Program {} invoke [2]", spl_token_id()),
             "Program log: Error: insufficient funds".to_string(),
-            format!("Program {} failed: custom program error: 0x1", spl_token_id()),
-            format!("Program {} failed: custom program error: 0x1", ids::JOB_ESCROW),
+            format!(
+                "Program {} failed: custom program error: 0x1",
+                spl_token_id()
+            ),
+            format!(
+                "Program {} failed: custom program error: 0x1",
+                ids::JOB_ESCROW
+            ),
         ];
         let err = ChainError::from_transaction_error(
             TransactionError::InstructionError(0, InstructionError::Custom(1)),
@@ -351,9 +470,28 @@ mod tests {
     }
 
     #[test]
+    fn anchor_framework_errors_are_named_without_logs() {
+        let err = ChainError::from_transaction_error(
+            TransactionError::InstructionError(0, InstructionError::Custom(3012)),
+            &[ids::JOB_ESCROW],
+            vec![],
+        );
+        assert_eq!(err.program_error_name(), Some("AccountNotInitialized"));
+        assert_eq!(
+            anchor_framework_error(2006).map(|(n, _)| n).as_deref(),
+            Some("ConstraintSeeds")
+        );
+        assert!(anchor_framework_error(6000).is_none());
+    }
+
+    #[test]
     fn fee_and_blockhash_failures_are_classified() {
         assert!(matches!(
-            ChainError::from_transaction_error(TransactionError::InsufficientFundsForFee, &[], vec![]),
+            ChainError::from_transaction_error(
+                TransactionError::InsufficientFundsForFee,
+                &[],
+                vec![]
+            ),
             ChainError::InsufficientFunds(_)
         ));
         assert!(matches!(

@@ -172,7 +172,10 @@ mod tests {
             format!("Program {} invoke [1]", ids::JOB_ESCROW),
             "Program log: Instruction: AssignNode".to_string(),
             data_line(&e),
-            format!("Program {} consumed 1 of 200000 compute units", ids::JOB_ESCROW),
+            format!(
+                "Program {} consumed 1 of 200000 compute units",
+                ids::JOB_ESCROW
+            ),
             format!("Program {} success", ids::JOB_ESCROW),
         ];
         assert_eq!(decode_logs(&logs), vec![ProgramEvent::NodeAssigned(e)]);

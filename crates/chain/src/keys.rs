@@ -51,7 +51,8 @@ pub fn write_keypair(path: impl AsRef<Path>, keypair: &Keypair) -> Result<(), Ch
         options.mode(0o600);
     }
     let mut file = options.open(path).map_err(|e| err(e.to_string()))?;
-    let json = serde_json::to_string(&keypair.to_bytes().to_vec()).map_err(|e| err(e.to_string()))?;
+    let json =
+        serde_json::to_string(&keypair.to_bytes().to_vec()).map_err(|e| err(e.to_string()))?;
     file.write_all(json.as_bytes())
         .map_err(|e| err(e.to_string()))
 }

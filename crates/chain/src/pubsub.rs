@@ -161,12 +161,13 @@ async fn run(
 
     loop {
         let session = async {
-            let client = PubsubClient::new(url.as_str())
-                .await
-                .map_err(|e| ChainError::Connection {
-                    url: url.clone(),
-                    reason: e.to_string(),
-                })?;
+            let client =
+                PubsubClient::new(url.as_str())
+                    .await
+                    .map_err(|e| ChainError::Connection {
+                        url: url.clone(),
+                        reason: e.to_string(),
+                    })?;
             let mut streams = SelectAll::new();
             let mut unsubscribes = Vec::new();
             for program in &programs {
@@ -241,7 +242,10 @@ async fn run(
                     return Ok(());
                 }
                 failures += 1;
-                if policy.max_consecutive_failures.is_some_and(|max| failures >= max) {
+                if policy
+                    .max_consecutive_failures
+                    .is_some_and(|max| failures >= max)
+                {
                     return Err(e);
                 }
             }

@@ -28,7 +28,11 @@ fn baseline() -> f64 {
     let start = Instant::now();
     for i in 0..TRANSFERS {
         let tx = solana_transaction::Transaction::new_signed_with_payer(
-            &[token::transfer_lamports(&payer.pubkey(), &to, 1_000_000 + i as u64)],
+            &[token::transfer_lamports(
+                &payer.pubkey(),
+                &to,
+                1_000_000 + i as u64,
+            )],
             Some(&payer.pubkey()),
             &[&payer],
             svm.latest_blockhash(),
@@ -57,7 +61,11 @@ async fn main() {
     for i in 0..n_seq {
         client
             .send(
-                &[token::transfer_lamports(&client.payer().pubkey(), &to, 1_000_000 + i as u64)],
+                &[token::transfer_lamports(
+                    &client.payer().pubkey(),
+                    &to,
+                    1_000_000 + i as u64,
+                )],
                 &[],
             )
             .await
@@ -81,7 +89,11 @@ async fn main() {
                 let to = Pubkey::new_unique();
                 for i in 0..per {
                     c.send(
-                        &[token::transfer_lamports(&c.payer().pubkey(), &to, 1_000_000 + i as u64)],
+                        &[token::transfer_lamports(
+                            &c.payer().pubkey(),
+                            &to,
+                            1_000_000 + i as u64,
+                        )],
                         &[],
                     )
                     .await
@@ -109,8 +121,5 @@ async fn main() {
         per * CLIENTS,
         par_tps / base
     );
-    println!(
-        "mean confirmed latency, 1 client: {:?}",
-        seq / n_seq as u32
-    );
+    println!("mean confirmed latency, 1 client: {:?}", seq / n_seq as u32);
 }

@@ -35,8 +35,9 @@ use surfpool_types::{
 pub const TOKEN_PROGRAM: Pubkey =
     Pubkey::from_str_const("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA");
 
-/// Lamports the faucet starts with.
-pub const FAUCET_LAMPORTS: u64 = 1_000_000 * 1_000_000_000;
+/// Lamports each localnet key starts with (LiteSVM's airdrop source holds 1,000,000 SOL
+/// in all, so five keys get 10,000 SOL each).
+pub const FAUCET_LAMPORTS: u64 = 10_000 * 1_000_000_000;
 
 /// How a localnet is started.
 #[derive(Debug, Clone)]
@@ -154,14 +155,11 @@ impl Localnet {
                 ..Default::default()
             })
             .map_err(|e| LocalnetError::Surfpool(e.to_string()))?;
-        for (id, entry) in [
-            (ids::NODE_REGISTRY, native_program!(node_registry::entry)),
-            (ids::JOB_ESCROW, native_program!(job_escrow::entry)),
-            (ids::REPUTATION, native_program!(reputation_manager::entry)),
-            (ids::DISPUTE_DAO, native_program!(dispute_dao::entry)),
-        ] {
-            svm.inner.svm.add_builtin(id, entry);
-        }
+        let lite = &mut svm.inner.svm;
+        lite.add_builtin(ids::NODE_REGISTRY, native_program!(node_registry::entry));
+        lite.add_builtin(ids::JOB_ESCROW, native_program!(job_escrow::entry));
+        lite.add_builtin(ids::REPUTATION, native_program!(reputation_manager::entry));
+        lite.add_builtin(ids::DISPUTE_DAO, native_program!(dispute_dao::entry));
 
         let keys = LocalKeys {
             faucet: Keypair::new(),
@@ -227,6 +225,9 @@ impl Localnet {
                 if let Err(e) = result {
                     eprintln!("localnet stopped with an error: {e}");
                 }
+                // The RPC servers and the clock keep blocking threads of their own that
+                // a plain drop would wait for forever.
+                runtime.shutdown_timeout(Duration::from_secs(2));
             })
             .map_err(|e| LocalnetError::Surfpool(e.to_string()))?;
 
@@ -339,7 +340,9 @@ impl Localnet {
         tokens: u64,
     ) -> Result<(Keypair, Pubkey), ChainError> {
         let wallet = Keypair::new();
-        let token = self.fund_existing(&wallet.pubkey(), lamports, tokens).await?;
+        let token = self
+            .fund_existing(&wallet.pubkey(), lamports, tokens)
+            .await?;
         Ok((wallet, token))
     }
 
@@ -403,11 +406,24 @@ impl Localnet {
 
     fn shutdown(&mut self) {
         let _ = self.commands.send(SimnetCommand::Terminate(None));
+        // Bounded: a runloop that never reached its command loop would never see the
+        // Terminate, and a stop must not hang the caller.
+        let deadline = Instant::now() + Duration::from_secs(10);
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            while !t.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            } else {
+                eprintln!("localnet: runloop did not stop within 10 s; leaving it detached");
+            }
         }
+        // The event drain ends when the runloop drops its sender.
         if let Some(t) = self.drain.take() {
-            let _ = t.join();
+            if t.is_finished() {
+                let _ = t.join();
+            }
         }
     }
 }

@@ -114,11 +114,21 @@ async fn an_escrow_lives_its_whole_life_over_rpc_and_its_events_arrive() {
         .await
         .expect("create escrow");
     assert_eq!(
-        user_client.token_balance(&pda::escrow_vault(&pda::escrow(&job))).await.unwrap(),
+        user_client
+            .token_balance(&pda::escrow_vault(&pda::escrow(&job)))
+            .await
+            .unwrap(),
         amount
     );
     coordinator
-        .send(&[ix::escrow::assign_node(&net.keys().coordinator.pubkey(), job, &op.pubkey())], &[])
+        .send(
+            &[ix::escrow::assign_node(
+                &net.keys().coordinator.pubkey(),
+                job,
+                &op.pubkey(),
+            )],
+            &[],
+        )
         .await
         .expect("assign");
     op_client
@@ -127,7 +137,10 @@ async fn an_escrow_lives_its_whole_life_over_rpc_and_its_events_arrive() {
         .expect("accept");
     let root = [9u8; 32];
     let anchored = op_client
-        .send(&[ix::escrow::anchor_checkpoint(&op.pubkey(), job, 2, root)], &[])
+        .send(
+            &[ix::escrow::anchor_checkpoint(&op.pubkey(), job, 2, root)],
+            &[],
+        )
         .await
         .expect("anchor checkpoint");
     // The landed transaction's own events are decoded from its logs.
@@ -162,14 +175,25 @@ async fn an_escrow_lives_its_whole_life_over_rpc_and_its_events_arrive() {
         )
         .await
         .unwrap_err();
-    assert_eq!(refused.program_error_name(), Some("ProofVerifierUnavailable"), "{refused}");
+    assert_eq!(
+        refused.program_error_name(),
+        Some("ProofVerifierUnavailable"),
+        "{refused}"
+    );
 
     // The user stops the job: settled by anchored progress (2 of 4 epochs).
     let user_before = user_client.token_balance(&user_token).await.unwrap();
     let node_before = user_client.token_balance(&op_token).await.unwrap();
     user_client
         .send(
-            &[ix::escrow::refund(&a, &user.pubkey(), job, &op.pubkey(), &user_token, &op_token)],
+            &[ix::escrow::refund(
+                &a,
+                &user.pubkey(),
+                job,
+                &op.pubkey(),
+                &user_token,
+                &op_token,
+            )],
             &[],
         )
         .await
@@ -205,7 +229,11 @@ async fn an_escrow_lives_its_whole_life_over_rpc_and_its_events_arrive() {
             Ok(None) => break,
         }
     }
-    assert!(want.is_subset(&seen), "missing events: {:?}", want.difference(&seen));
+    assert!(
+        want.is_subset(&seen),
+        "missing events: {:?}",
+        want.difference(&seen)
+    );
     net.stop();
 }
 
@@ -219,12 +247,20 @@ async fn a_resend_after_a_lost_confirmation_never_applies_twice() {
         let at = pda::node(&op.pubkey());
         async move { c.account::<NodeAccount>(&at).await.map(|n| n.stake) }
     };
-    let top_up = [ix::registry::stake_more(&a, &op.pubkey(), &token, ONE_CYXWIZ)];
+    let top_up = [ix::registry::stake_more(
+        &a,
+        &op.pubkey(),
+        &token,
+        ONE_CYXWIZ,
+    )];
 
     // 1. The confirmation is lost: the client waits out the blockhash, finds that the
     //    first transaction landed, and reports it instead of sending again.
     let before = stake(&client).await.unwrap();
-    client.faults().lose_confirmations.store(1, std::sync::atomic::Ordering::SeqCst);
+    client
+        .faults()
+        .lose_confirmations
+        .store(1, std::sync::atomic::Ordering::SeqCst);
     let sent = client.send(&top_up, &[]).await.expect("stake_more");
     assert_eq!(stake(&client).await.unwrap(), before + ONE_CYXWIZ);
     assert!(sent.events.iter().any(|e| e.name() == "StakeChanged"));
@@ -233,15 +269,28 @@ async fn a_resend_after_a_lost_confirmation_never_applies_twice() {
     //    caller's on-chain check sees the effect and nothing is sent again.
     let before = stake(&client).await.unwrap();
     let target = before + ONE_CYXWIZ;
-    client.faults().lose_confirmations.store(1, std::sync::atomic::Ordering::SeqCst);
-    client.faults().lose_statuses.store(1, std::sync::atomic::Ordering::SeqCst);
-    let applied = |c: &ChainClient| -> cyxwiz_chain::client::AppliedFuture<'_> {
-        let at = pda::node(&op.pubkey());
+    client
+        .faults()
+        .lose_confirmations
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    client
+        .faults()
+        .lose_statuses
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let at = pda::node(&op.pubkey());
+    let applied = move |c: ChainClient| -> cyxwiz_chain::client::AppliedFuture {
         Box::pin(async move { Ok(c.account::<NodeAccount>(&at).await?.stake >= target) })
     };
-    let outcome = client.send_idempotent(&top_up, &[], &applied).await.expect("stake_more");
+    let outcome = client
+        .send_idempotent(&top_up, &[], &applied)
+        .await
+        .expect("stake_more");
     assert!(matches!(outcome, Outcome::AlreadyApplied), "{outcome:?}");
-    assert_eq!(stake(&client).await.unwrap(), target, "applied exactly once");
+    assert_eq!(
+        stake(&client).await.unwrap(),
+        target,
+        "applied exactly once"
+    );
     net.stop();
 }
 
@@ -249,12 +298,19 @@ async fn a_resend_after_a_lost_confirmation_never_applies_twice() {
 async fn failures_are_typed_errors() {
     // A bad URL: malformed, or nothing listening.
     assert!(matches!(
-        ChainClient::new("localhost:8899", Keypair::new(), CommitmentConfig::confirmed()),
+        ChainClient::new(
+            "localhost:8899",
+            Keypair::new(),
+            CommitmentConfig::confirmed()
+        ),
         Err(ChainError::Connection { .. })
     ));
-    let nowhere =
-        ChainClient::new("http://127.0.0.1:9", Keypair::new(), CommitmentConfig::confirmed())
-            .unwrap();
+    let nowhere = ChainClient::new(
+        "http://127.0.0.1:9",
+        Keypair::new(),
+        CommitmentConfig::confirmed(),
+    )
+    .unwrap();
     let err = nowhere.check().await.unwrap_err();
     assert!(matches!(err, ChainError::Connection { .. }), "{err:?}");
     assert!(matches!(
@@ -275,7 +331,11 @@ async fn failures_are_typed_errors() {
 
     // An expired (here: never issued) blockhash on a transaction signed elsewhere.
     let tx = solana_transaction::Transaction::new_signed_with_payer(
-        &[cyxwiz_chain::token::transfer_lamports(&user.pubkey(), &Pubkey::new_unique(), 1)],
+        &[cyxwiz_chain::token::transfer_lamports(
+            &user.pubkey(),
+            &Pubkey::new_unique(),
+            1,
+        )],
         Some(&user.pubkey()),
         &[&user],
         solana_hash::Hash::new_unique(),
@@ -286,7 +346,10 @@ async fn failures_are_typed_errors() {
     // A fee payer with no SOL at all.
     let broke = net.client(Keypair::new());
     let err = broke
-        .send(&[ix::registry::update_heartbeat(&broke.payer().pubkey())], &[])
+        .send(
+            &[ix::registry::update_heartbeat(&broke.payer().pubkey())],
+            &[],
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, ChainError::InsufficientFunds(_)), "{err:?}");
@@ -294,33 +357,81 @@ async fn failures_are_typed_errors() {
     // Escrowing more tokens than the account holds.
     let err = user_client
         .send(
-            &[ix::escrow::create_escrow(&a, &user.pubkey(), &user_token, job_id(), 6 * ONE_CYXWIZ, 4, 3_600)],
+            &[ix::escrow::create_escrow(
+                &a,
+                &user.pubkey(),
+                &user_token,
+                job_id(),
+                6 * ONE_CYXWIZ,
+                4,
+                3_600,
+            )],
             &[],
         )
         .await
         .unwrap_err();
     assert!(matches!(err, ChainError::InsufficientFunds(_)), "{err:?}");
 
-    // A program error: only the coordinator may assign nodes.
+    // Program errors, named: one of the program's own (from its error enum) and one of
+    // Anchor's framework errors (an account that does not exist).
+    let (op, _, _) = operator(&net, 60 * ONE_CYXWIZ).await;
     let job = job_id();
     user_client
         .send(
-            &[ix::escrow::create_escrow(&a, &user.pubkey(), &user_token, job, ONE_CYXWIZ, 4, 3_600)],
+            &[ix::escrow::create_escrow(
+                &a,
+                &user.pubkey(),
+                &user_token,
+                job,
+                ONE_CYXWIZ,
+                4,
+                3_600,
+            )],
             &[],
         )
         .await
         .unwrap();
     let err = user_client
-        .send(&[ix::escrow::assign_node(&user.pubkey(), job, &Pubkey::new_unique())], &[])
+        .send(
+            &[ix::escrow::assign_node(&user.pubkey(), job, &op.pubkey())],
+            &[],
+        )
         .await
         .unwrap_err();
     match &err {
-        ChainError::Program { program, code, name, .. } => {
+        ChainError::Program {
+            program,
+            code,
+            name,
+            message,
+            ..
+        } => {
             assert_eq!(*program, "JobEscrow");
-            assert!(!name.is_empty() && !name.starts_with("Custom"), "{err}");
-            assert!(*code >= 2000, "{err}");
+            assert_eq!(name, "NotCoordinator");
+            assert_eq!(*code, u32::from(job_escrow::EscrowError::NotCoordinator));
+            assert!(!message.is_empty());
         }
         other => panic!("expected a program error, got {other:?}"),
     }
+    let coordinator = net.client(net.keys().coordinator.insecure_clone());
+    let err = coordinator
+        .send(
+            &[ix::escrow::assign_node(
+                &net.keys().coordinator.pubkey(),
+                job,
+                &Pubkey::new_unique(),
+            )],
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.program_error_name(),
+        Some("AccountNotInitialized"),
+        "{err}"
+    );
+    // Nothing moved: the escrow is still waiting for a node.
+    let escrow: Escrow = user_client.account(&pda::escrow(&job)).await.unwrap();
+    assert_eq!(escrow.state, EscrowState::Locked);
     net.stop();
 }

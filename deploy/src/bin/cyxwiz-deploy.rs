@@ -130,8 +130,11 @@ async fn main() -> anyhow::Result<()> {
                 treasury_owner: key(&treasury_owner, "treasury-owner")?,
                 insurance_owner: key(&insurance_owner, "insurance-owner")?,
             };
-            let token_program =
-                Pubkey::from_str(if token_2022 { TOKEN_2022_PROGRAM } else { TOKEN_PROGRAM })?;
+            let token_program = Pubkey::from_str(if token_2022 {
+                TOKEN_2022_PROGRAM
+            } else {
+                TOKEN_PROGRAM
+            })?;
             let client = ChainClient::new(&cli.url, payer, CommitmentConfig::confirmed())?;
             client.check().await?;
             // The mint authority only lives for this run: it mints the fixed supply
@@ -179,8 +182,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Verify { roles, mint } => {
             // Verification only reads; any key can be the (unused) payer.
-            let client =
-                ChainClient::new(&cli.url, Keypair::new(), CommitmentConfig::confirmed())?;
+            let client = ChainClient::new(&cli.url, Keypair::new(), CommitmentConfig::confirmed())?;
             let report = rpc::verify(
                 &client,
                 &rpc::Expected {
