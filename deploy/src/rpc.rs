@@ -28,16 +28,22 @@ pub enum RunError {
     Step {
         label: &'static str,
         #[source]
-        source: ChainError,
+        source: Box<ChainError>,
     },
     #[error(transparent)]
-    Chain(#[from] ChainError),
+    Chain(Box<ChainError>),
     #[error("already deployed: {0} exists (use `verify`)")]
     AlreadyDeployed(&'static str),
     #[error("program {name} is not deployed at {id} (or is not executable)")]
     ProgramMissing { name: &'static str, id: Pubkey },
     #[error("deployment check failed:\n{0}")]
     Mismatch(String),
+}
+
+impl From<ChainError> for RunError {
+    fn from(e: ChainError) -> Self {
+        RunError::Chain(Box::new(e))
+    }
 }
 
 /// Sends every step in order, waiting for each to land.
@@ -50,7 +56,7 @@ pub async fn execute(client: &ChainClient, steps: &[Step]) -> Result<Vec<String>
             .await
             .map_err(|source| RunError::Step {
                 label: step.label,
-                source,
+                source: Box::new(source),
             })?;
         signatures.push(sent.signature.to_string());
     }

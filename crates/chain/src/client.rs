@@ -412,10 +412,10 @@ impl ChainClient {
                 if let Some(result) = self.earlier_result(&earlier, &programs).await? {
                     return result.map(Outcome::Landed);
                 }
-                if let Some(check) = applied {
-                    if check(self.clone()).await? {
-                        return Ok(Outcome::AlreadyApplied);
-                    }
+                if let Some(check) = applied
+                    && check(self.clone()).await?
+                {
+                    return Ok(Outcome::AlreadyApplied);
                 }
             }
             let (blockhash, last_valid) = self.blockhash().await?;
@@ -488,10 +488,10 @@ impl ChainClient {
         if let Some(result) = self.earlier_result(&earlier, &programs).await? {
             return result.map(Outcome::Landed);
         }
-        if let Some(check) = applied {
-            if check(self.clone()).await? {
-                return Ok(Outcome::AlreadyApplied);
-            }
+        if let Some(check) = applied
+            && check(self.clone()).await?
+        {
+            return Ok(Outcome::AlreadyApplied);
         }
         match earlier.last() {
             Some((signature, _)) => Err(ChainError::ConfirmationTimeout {
@@ -610,10 +610,9 @@ impl ChainClient {
                         .rpc
                         .get_block_height_with_commitment(self.commitment)
                         .await
+                        && height > last_valid
                     {
-                        if height > last_valid {
-                            return Ok(None);
-                        }
+                        return Ok(None);
                     }
                 }
                 Err(e) => {

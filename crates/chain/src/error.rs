@@ -121,28 +121,27 @@ impl ChainError {
                 // The innermost program that failed may differ from the top-level one
                 // (a CPI); the logs say which one failed.
                 let failing = failing_program(&logs).unwrap_or(program_id);
-                if failing == spl_token_2022_interface::ID || failing == spl_token_id() {
-                    if let Ok(token_err) =
+                if (failing == spl_token_2022_interface::ID || failing == spl_token_id())
+                    && let Ok(token_err) =
                         spl_token_2022_interface::error::TokenError::try_from(code)
-                    {
-                        if matches!(
-                            token_err,
-                            spl_token_2022_interface::error::TokenError::InsufficientFunds
-                        ) {
-                            return ChainError::InsufficientFunds(format!(
-                                "token account balance too low (instruction {index})"
-                            ));
-                        }
-                        return ChainError::Program {
-                            program: "spl-token",
-                            program_id: failing,
-                            instruction: index,
-                            code,
-                            name: format!("{token_err:?}"),
-                            message: token_err.to_string(),
-                            logs,
-                        };
+                {
+                    if matches!(
+                        token_err,
+                        spl_token_2022_interface::error::TokenError::InsufficientFunds
+                    ) {
+                        return ChainError::InsufficientFunds(format!(
+                            "token account balance too low (instruction {index})"
+                        ));
                     }
+                    return ChainError::Program {
+                        program: "spl-token",
+                        program_id: failing,
+                        instruction: index,
+                        code,
+                        name: format!("{token_err:?}"),
+                        message: token_err.to_string(),
+                        logs,
+                    };
                 }
                 if failing == system_program_id() && code == 1 {
                     // SystemError::ResultWithNegativeLamports

@@ -206,10 +206,10 @@ async fn run(
                     continue;
                 }
                 order.push_back(signature);
-                if order.len() > DEDUP_WINDOW {
-                    if let Some(old) = order.pop_front() {
-                        seen.remove(&old);
-                    }
+                if order.len() > DEDUP_WINDOW
+                    && let Some(old) = order.pop_front()
+                {
+                    seen.remove(&old);
                 }
                 let failed = resp.value.err.is_some();
                 let events = if failed {

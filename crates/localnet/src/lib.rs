@@ -79,9 +79,21 @@ pub enum LocalnetError {
     #[error("the RPC server did not come up within {0:?}")]
     NotReady(Duration),
     #[error("deploying the initial state: {0}")]
-    Deploy(#[from] deploy_rpc::RunError),
+    Deploy(Box<deploy_rpc::RunError>),
     #[error(transparent)]
-    Chain(#[from] ChainError),
+    Chain(Box<ChainError>),
+}
+
+impl From<deploy_rpc::RunError> for LocalnetError {
+    fn from(e: deploy_rpc::RunError) -> Self {
+        LocalnetError::Deploy(Box::new(e))
+    }
+}
+
+impl From<ChainError> for LocalnetError {
+    fn from(e: ChainError) -> Self {
+        LocalnetError::Chain(Box::new(e))
+    }
 }
 
 /// The keys that control a localnet. Generated fresh for every start; the CLI writes
@@ -420,10 +432,10 @@ impl Localnet {
             }
         }
         // The event drain ends when the runloop drops its sender.
-        if let Some(t) = self.drain.take() {
-            if t.is_finished() {
-                let _ = t.join();
-            }
+        if let Some(t) = self.drain.take()
+            && t.is_finished()
+        {
+            let _ = t.join();
         }
     }
 }
