@@ -157,8 +157,10 @@ async fn an_escrow_lives_its_whole_life_over_rpc_and_its_events_arrive() {
     assert_eq!(escrow.epochs_done, 2);
     assert_eq!(escrow.merkle_root, root);
 
-    // A deployable build has no proof verifier until the Groth16 circuit lands: the
-    // program refuses, and the SDK names the refusal.
+    // A zero proof is refused, by name. A deployable build has no verifier until the
+    // Groth16 circuit lands (`ProofVerifierUnavailable`); under `cargo test --workspace`
+    // Cargo unifies in the test crate's dev-only test verifier, which rejects it as
+    // `InvalidProof`. Either way nothing is paid.
     let refused = op_client
         .send(
             &[ix::escrow::complete_payment(
@@ -175,10 +177,19 @@ async fn an_escrow_lives_its_whole_life_over_rpc_and_its_events_arrive() {
         )
         .await
         .unwrap_err();
-    assert_eq!(
-        refused.program_error_name(),
-        Some("ProofVerifierUnavailable"),
+    assert!(
+        matches!(
+            refused.program_error_name(),
+            Some("ProofVerifierUnavailable" | "InvalidProof")
+        ),
         "{refused}"
+    );
+    assert_eq!(
+        user_client
+            .token_balance(&pda::escrow_vault(&pda::escrow(&job)))
+            .await
+            .unwrap(),
+        amount
     );
 
     // The user stops the job: settled by anchored progress (2 of 4 epochs).
