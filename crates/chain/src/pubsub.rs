@@ -118,20 +118,23 @@ impl EventSubscription {
         self.rx.recv().await
     }
 
-    /// The next event (skipping reconnect notices and failed transactions), with the
-    /// signature of its transaction, waiting at most `timeout`.
-    pub async fn next_event(&mut self, timeout: Duration) -> Option<(Signature, ProgramEvent)> {
+    /// The events of the next successful transaction that emitted any (skipping
+    /// reconnect notices and failed transactions), with its signature, waiting at most
+    /// `timeout`.
+    pub async fn next_events(
+        &mut self,
+        timeout: Duration,
+    ) -> Option<(Signature, Vec<ProgramEvent>)> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             match tokio::time::timeout_at(deadline, self.rx.recv()).await {
                 Ok(Some(Notice::Transaction {
-                    signature, events, ..
-                })) => {
-                    if let Some(e) = events.into_iter().next() {
-                        return Some((signature, e));
-                    }
-                }
-                Ok(Some(Notice::Reconnected { .. })) => {}
+                    signature,
+                    events,
+                    failed: false,
+                    ..
+                })) if !events.is_empty() => return Some((signature, events)),
+                Ok(Some(_)) => {}
                 Ok(None) | Err(_) => return None,
             }
         }

@@ -446,3 +446,92 @@ async fn failures_are_typed_errors() {
     assert_eq!(escrow.state, EscrowState::Locked);
     net.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_subscription_reconnects_when_the_node_comes_back() {
+    let net = localnet().await;
+    let port = |url: &str| url.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+    let (rpc_port, ws_port) = (port(net.rpc_url()), port(net.ws_url()));
+    let mut sub = EventSubscription::start(
+        net.ws_url(),
+        &[ids::JOB_ESCROW],
+        CommitmentConfig::confirmed(),
+        ReconnectPolicy {
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(500),
+            max_consecutive_failures: None,
+        },
+    )
+    .await
+    .expect("subscribe");
+    net.stop();
+
+    // The node comes back on the same ports (a restart).
+    let mut restarted = None;
+    for _ in 0..20 {
+        match Localnet::start(LocalnetConfig {
+            rpc_port,
+            ws_port,
+            slot_time_ms: 20,
+            ..LocalnetConfig::default()
+        })
+        .await
+        {
+            Ok(n) => {
+                restarted = Some(n);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+    let net = restarted.expect("the localnet restarts on the same ports");
+
+    // The subscriber says it reconnected (so its consumer reconciles) ...
+    let reconnected = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match sub.next().await {
+                Some(Notice::Reconnected { .. }) => return true,
+                Some(_) => {}
+                None => return false,
+            }
+        }
+    })
+    .await;
+    assert_eq!(reconnected, Ok(true));
+
+    // ... and events flow again.
+    let a = net.network().addresses;
+    let (user, user_token) = net.fund_wallet(SOL, 2 * ONE_CYXWIZ).await.unwrap();
+    let job = job_id();
+    net.client(user.insecure_clone())
+        .send(
+            &[ix::escrow::create_escrow(
+                &a,
+                &user.pubkey(),
+                &user_token,
+                job,
+                ONE_CYXWIZ,
+                4,
+                3_600,
+            )],
+            &[],
+        )
+        .await
+        .unwrap();
+    // (The restarted chain's own deployment transactions arrive first.)
+    let found = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(notice) = sub.next().await {
+            if let Notice::Transaction { events, .. } = notice
+                && events
+                    .iter()
+                    .any(|e| matches!(e, ProgramEvent::EscrowCreated(c) if c.job_id == job))
+            {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "EscrowCreated after the reconnect");
+    net.stop();
+}
