@@ -100,6 +100,14 @@ pub async fn deploy_network(
     Ok(network)
 }
 
+fn found_expected(found: &Pubkey, expected: &Pubkey) -> String {
+    if found == expected {
+        found.to_string()
+    } else {
+        format!("found {found}, expected {expected}")
+    }
+}
+
 /// The four programs and their ids on the cluster this build targets.
 pub fn programs() -> [(&'static str, Pubkey); 4] {
     [
@@ -123,6 +131,8 @@ pub struct Expected {
 /// Reads back every config and the mint and compares them with `expected`; returns a
 /// human report of what was checked. Any difference is an error listing all of them.
 pub async fn verify(client: &ChainClient, expected: &Expected) -> Result<String, RunError> {
+    // Fails with a clear connection error before any account read.
+    client.check().await?;
     let mut report = String::new();
     let mut bad = Vec::new();
     let mut check = |what: &str, ok: bool, detail: String| {
@@ -144,12 +154,12 @@ pub async fn verify(client: &ChainClient, expected: &Expected) -> Result<String,
     check(
         "NodeRegistry admin",
         registry.admin == expected.admin,
-        registry.admin.to_string(),
+        found_expected(&registry.admin, &expected.admin),
     );
     check(
         "NodeRegistry stake mint",
         registry.stake_mint == expected.mint,
-        registry.stake_mint.to_string(),
+        found_expected(&registry.stake_mint, &expected.mint),
     );
     check(
         "NodeRegistry params",
@@ -161,17 +171,17 @@ pub async fn verify(client: &ChainClient, expected: &Expected) -> Result<String,
     check(
         "JobEscrow admin",
         escrow.admin == expected.admin,
-        escrow.admin.to_string(),
+        found_expected(&escrow.admin, &expected.admin),
     );
     check(
         "JobEscrow coordinator",
         escrow.coordinator == expected.coordinator,
-        escrow.coordinator.to_string(),
+        found_expected(&escrow.coordinator, &expected.coordinator),
     );
     check(
         "JobEscrow mint",
         escrow.mint == expected.mint,
-        escrow.mint.to_string(),
+        found_expected(&escrow.mint, &expected.mint),
     );
     check(
         "JobEscrow params",
@@ -183,12 +193,12 @@ pub async fn verify(client: &ChainClient, expected: &Expected) -> Result<String,
     check(
         "ReputationManager admin",
         reputation.admin == expected.admin,
-        reputation.admin.to_string(),
+        found_expected(&reputation.admin, &expected.admin),
     );
     check(
         "ReputationManager updater",
         reputation.updater == expected.reputation_updater,
-        reputation.updater.to_string(),
+        found_expected(&reputation.updater, &expected.reputation_updater),
     );
     check(
         "ReputationManager params",
@@ -200,12 +210,12 @@ pub async fn verify(client: &ChainClient, expected: &Expected) -> Result<String,
     check(
         "Dispute/DAO admin",
         dao.admin == expected.admin,
-        dao.admin.to_string(),
+        found_expected(&dao.admin, &expected.admin),
     );
     check(
         "Dispute/DAO mint",
         dao.mint == expected.mint,
-        dao.mint.to_string(),
+        found_expected(&dao.mint, &expected.mint),
     );
     check(
         "Dispute/DAO params",

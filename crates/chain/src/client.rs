@@ -703,6 +703,15 @@ pub fn classify_client_error(url: &str, e: ClientError, programs: &[Pubkey]) -> 
         ErrorKind::TransactionError(err) => {
             ChainError::from_transaction_error(err, programs, Vec::new())
         }
+        // `get_account` folds transport failures into a message for users.
+        ErrorKind::RpcError(RpcError::ForUser(message))
+            if message.contains("error sending request") =>
+        {
+            ChainError::Connection {
+                url: url.to_string(),
+                reason: message,
+            }
+        }
         ErrorKind::Reqwest(r) if r.is_connect() || r.is_builder() || r.is_timeout() => {
             ChainError::Connection {
                 url: url.to_string(),

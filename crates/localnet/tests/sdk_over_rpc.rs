@@ -324,6 +324,11 @@ async fn failures_are_typed_errors() {
     .unwrap();
     let err = nowhere.check().await.unwrap_err();
     assert!(matches!(err, ChainError::Connection { .. }), "{err:?}");
+    let err = nowhere
+        .raw_account(&pda::escrow_config())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChainError::Connection { .. }), "{err:?}");
     assert!(matches!(
         EventSubscription::start(
             "ws://127.0.0.1:9",
