@@ -793,7 +793,7 @@ fn executing_a_dao_change_updates_the_dao() {
 /// `ExecuteProposal::target_config` is not `mut` in the accounts struct (so a DAO-params
 /// proposal can pass the DAO config, already writable, as its target): for any other
 /// program the client must mark it writable, or the runtime refuses the CPI and nothing
-/// changes. (`DaoEnv::execute_proposal_ix` builds the read-only form.)
+/// changes. (This test builds the instruction from the accounts struct alone.)
 #[test]
 fn executing_with_a_read_only_target_config_fails_cleanly() {
     let mut s = setup();
