@@ -31,6 +31,8 @@ use crate::{
 pub const CHANNEL_CAPACITY: usize = 1024;
 /// Signatures remembered for de-duplication.
 const DEDUP_WINDOW: usize = 4096;
+/// Longest wait for a WebSocket connection and its subscriptions to be established.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What the subscription delivers.
 #[derive(Debug, Clone)]
@@ -174,15 +176,22 @@ async fn run(
             let mut streams = SelectAll::new();
             let mut unsubscribes = Vec::new();
             for program in &programs {
-                let (stream, unsubscribe) = client
-                    .logs_subscribe(
+                let (stream, unsubscribe) = tokio::time::timeout(
+                    CONNECT_TIMEOUT,
+                    client.logs_subscribe(
                         RpcTransactionLogsFilter::Mentions(vec![program.to_string()]),
                         RpcTransactionLogsConfig {
                             commitment: Some(commitment),
                         },
-                    )
-                    .await
-                    .map_err(|e| ChainError::Subscription(e.to_string()))?;
+                    ),
+                )
+                .await
+                .map_err(|_| {
+                    ChainError::Subscription(format!(
+                        "logsSubscribe not answered within {CONNECT_TIMEOUT:?}"
+                    ))
+                })?
+                .map_err(|e| ChainError::Subscription(e.to_string()))?;
                 streams.push(stream);
                 unsubscribes.push(unsubscribe);
             }
