@@ -166,13 +166,18 @@ async fn run(
 
     loop {
         let session = async {
-            let client =
-                PubsubClient::new(url.as_str())
-                    .await
-                    .map_err(|e| ChainError::Connection {
-                        url: url.clone(),
-                        reason: e.to_string(),
-                    })?;
+            // A server that accepts TCP but never completes the handshake must not hang
+            // the subscriber.
+            let client = tokio::time::timeout(CONNECT_TIMEOUT, PubsubClient::new(url.as_str()))
+                .await
+                .map_err(|_| ChainError::Connection {
+                    url: url.clone(),
+                    reason: format!("no WebSocket handshake within {CONNECT_TIMEOUT:?}"),
+                })?
+                .map_err(|e| ChainError::Connection {
+                    url: url.clone(),
+                    reason: e.to_string(),
+                })?;
             let mut streams = SelectAll::new();
             let mut unsubscribes = Vec::new();
             for program in &programs {

@@ -540,3 +540,29 @@ async fn the_event_subscription_reconnects_when_the_node_comes_back() {
     assert_eq!(found, Ok(true), "EscrowCreated after the reconnect");
     net.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_server_that_never_answers_is_a_bounded_connection_error() {
+    // Accepts TCP connections and then says nothing.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    let _server = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let started = std::time::Instant::now();
+    let result = EventSubscription::start(
+        &url,
+        &[ids::JOB_ESCROW],
+        CommitmentConfig::confirmed(),
+        ReconnectPolicy::default(),
+    )
+    .await;
+    assert!(
+        matches!(&result, Err(ChainError::Connection { reason, .. }) if reason.contains("handshake")),
+        "{result:?}"
+    );
+    assert!(started.elapsed() < cyxwiz_chain::pubsub::CONNECT_TIMEOUT + Duration::from_secs(5));
+}
