@@ -344,6 +344,46 @@ impl ChainClient {
 
     // ── sending ──────────────────────────────────────────────────────────
 
+    /// The caller's result for a transaction that reached the commitment with `status`:
+    /// its logs and events, or its failure classified with those logs.
+    async fn landed(
+        &self,
+        signature: &Signature,
+        status: Result<(), TransactionError>,
+        programs: &[Pubkey],
+    ) -> Result<Sent, ChainError> {
+        match status {
+            Ok(()) => self.transaction(signature).await,
+            Err(e) => {
+                let logs = self
+                    .transaction(signature)
+                    .await
+                    .map(|s| s.logs)
+                    .unwrap_or_default();
+                Err(ChainError::from_transaction_error(e, programs, logs))
+            }
+        }
+    }
+
+    /// Before any resend: the result of an earlier attempt that landed, or
+    /// `AlreadyApplied` if the caller's check finds the step's effect on chain.
+    async fn already_done<'a>(
+        &'a self,
+        earlier: &[Signature],
+        programs: &[Pubkey],
+        applied: Option<Applied<'a>>,
+    ) -> Result<Option<Result<Outcome, ChainError>>, ChainError> {
+        if let Some(result) = self.earlier_result(earlier, programs).await? {
+            return Ok(Some(result.map(Outcome::Landed)));
+        }
+        if let Some(check) = applied
+            && check(self.clone()).await?
+        {
+            return Ok(Some(Ok(Outcome::AlreadyApplied)));
+        }
+        Ok(None)
+    }
+
     async fn blockhash(&self) -> Result<(Hash, u64), ChainError> {
         let mut backoff = self.policy.initial_backoff;
         let mut attempt = 0;
@@ -403,20 +443,15 @@ impl ChainClient {
         let programs: Vec<Pubkey> = instructions.iter().map(|ix| ix.program_id).collect();
         let mut all: Vec<&Keypair> = vec![&self.payer];
         all.extend(signers.iter().filter(|s| s.pubkey() != self.payer.pubkey()));
-        let mut earlier: Vec<(Signature, u64)> = Vec::new();
+        let mut earlier: Vec<Signature> = Vec::new();
         let mut backoff = self.policy.initial_backoff;
 
         for attempt in 0..self.policy.max_attempts {
-            if attempt > 0 {
-                // Earlier attempts have expired (or never reached the node): did one land?
-                if let Some(result) = self.earlier_result(&earlier, &programs).await? {
-                    return result.map(Outcome::Landed);
-                }
-                if let Some(check) = applied
-                    && check(self.clone()).await?
-                {
-                    return Ok(Outcome::AlreadyApplied);
-                }
+            // Earlier attempts have expired (or never reached the node): did one land?
+            if attempt > 0
+                && let Some(done) = self.already_done(&earlier, &programs, applied).await?
+            {
+                return done;
             }
             let (blockhash, last_valid) = self.blockhash().await?;
             let tx = Transaction::new_signed_with_payer(
@@ -448,7 +483,7 @@ impl ChainClient {
                         return Err(err);
                     }
                     if delivered {
-                        earlier.push((signature, last_valid));
+                        earlier.push(signature);
                         self.wait_for_expiry(last_valid).await?;
                     } else {
                         tokio::time::sleep(backoff).await;
@@ -460,7 +495,7 @@ impl ChainClient {
                     continue;
                 }
             }
-            earlier.push((signature, last_valid));
+            earlier.push(signature);
 
             if take(&self.faults.lose_confirmations) {
                 // As if the confirmation got lost: wait out the blockhash and retry.
@@ -468,14 +503,11 @@ impl ChainClient {
                 continue;
             }
             match self.await_status(&signature, last_valid).await? {
-                Some(Ok(())) => return self.transaction(&signature).await.map(Outcome::Landed),
-                Some(Err(e)) => {
-                    let logs = self
-                        .transaction(&signature)
+                Some(status) => {
+                    return self
+                        .landed(&signature, status, &programs)
                         .await
-                        .map(|s| s.logs)
-                        .unwrap_or_default();
-                    return Err(ChainError::from_transaction_error(e, &programs, logs));
+                        .map(Outcome::Landed);
                 }
                 None => {
                     // Expired without landing (or we stopped waiting): make sure it can
@@ -485,16 +517,11 @@ impl ChainClient {
             }
         }
         // Out of attempts: one last look, so a late landing is still reported as such.
-        if let Some(result) = self.earlier_result(&earlier, &programs).await? {
-            return result.map(Outcome::Landed);
-        }
-        if let Some(check) = applied
-            && check(self.clone()).await?
-        {
-            return Ok(Outcome::AlreadyApplied);
+        if let Some(done) = self.already_done(&earlier, &programs, applied).await? {
+            return done;
         }
         match earlier.last() {
-            Some((signature, _)) => Err(ChainError::ConfirmationTimeout {
+            Some(signature) => Err(ChainError::ConfirmationTimeout {
                 signature: *signature,
                 waited: self.policy.confirm_timeout,
             }),
@@ -532,15 +559,7 @@ impl ChainClient {
             .map_err(|e| classify_client_error(&self.url, e, &programs))?;
         let (_, last_valid) = self.blockhash().await?;
         match self.await_status(&signature, last_valid).await? {
-            Some(Ok(())) => self.transaction(&signature).await,
-            Some(Err(e)) => {
-                let logs = self
-                    .transaction(&signature)
-                    .await
-                    .map(|s| s.logs)
-                    .unwrap_or_default();
-                Err(ChainError::from_transaction_error(e, &programs, logs))
-            }
+            Some(status) => self.landed(&signature, status, &programs).await,
             None => Err(ChainError::ConfirmationTimeout {
                 signature,
                 waited: self.policy.confirm_timeout,
@@ -551,20 +570,19 @@ impl ChainClient {
     /// The result of the first earlier attempt that landed, if any.
     async fn earlier_result(
         &self,
-        earlier: &[(Signature, u64)],
+        earlier: &[Signature],
         programs: &[Pubkey],
     ) -> Result<Option<Result<Sent, ChainError>>, ChainError> {
         if earlier.is_empty() || take(&self.faults.lose_statuses) {
             return Ok(None);
         }
-        let sigs: Vec<Signature> = earlier.iter().map(|(s, _)| *s).collect();
         let statuses = self
             .rpc
-            .get_signature_statuses_with_history(&sigs)
+            .get_signature_statuses_with_history(earlier)
             .await
             .map_err(|e| self.rpc_err(e))?
             .value;
-        for (sig, status) in sigs.iter().zip(statuses) {
+        for (sig, status) in earlier.iter().zip(statuses) {
             let Some(status) = status else { continue };
             if !status.satisfies_commitment(self.commitment) {
                 // Landed but not yet at our commitment: wait for it.
@@ -573,17 +591,8 @@ impl ChainClient {
                     continue;
                 }
             }
-            return Ok(Some(match status.err {
-                None => self.transaction(sig).await,
-                Some(e) => {
-                    let logs = self
-                        .transaction(sig)
-                        .await
-                        .map(|s| s.logs)
-                        .unwrap_or_default();
-                    Err(ChainError::from_transaction_error(e, programs, logs))
-                }
-            }));
+            let result = status.err.map_or(Ok(()), Err);
+            return Ok(Some(self.landed(sig, result, programs).await));
         }
         Ok(None)
     }
