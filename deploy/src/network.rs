@@ -3,13 +3,10 @@
 //! program configs. The localnet, the deploy CLI against devnet/mainnet and the tests
 //! all run this same plan; only the transport differs.
 
-use anchor_lang::{prelude::Pubkey, solana_program::system_instruction};
+use anchor_lang::prelude::Pubkey;
 use cyxwiz_chain::{Addresses, Treasury, ix};
 use solana_keypair::Keypair;
 use solana_signer::Signer;
-use spl_token_2022_interface::{instruction as token_ix, state::Account as TokenAccountState};
-
-use anchor_lang::solana_program::program_pack::Pack;
 
 use crate::{DeployError, Deployment, Step, token};
 
@@ -82,20 +79,16 @@ pub fn plan(
     )?;
     let mint = deployment.mint;
 
-    let tok = |e: anchor_lang::prelude::ProgramError| DeployError::Token(e.to_string());
     let new_token_account = |owner: &Pubkey| -> Result<(Keypair, Vec<_>), DeployError> {
         let account = Keypair::new();
-        let ixs = vec![
-            system_instruction::create_account(
-                payer,
-                &account.pubkey(),
-                rent.token_account,
-                TokenAccountState::LEN as u64,
-                token_program,
-            ),
-            token_ix::initialize_account3(token_program, &account.pubkey(), &mint, owner)
-                .map_err(tok)?,
-        ];
+        let ixs = cyxwiz_chain::token::create_token_account(
+            payer,
+            &account.pubkey(),
+            &mint,
+            token_program,
+            owner,
+            rent.token_account,
+        )?;
         Ok((account, ixs))
     };
     let (staking, mut ixs) = new_token_account(&roles.treasury_owner)?;

@@ -9,7 +9,7 @@ use solana_keypair::Keypair;
 use solana_signer::Signer;
 use spl_token_2022_interface::{
     instruction::{self as token_ix, AuthorityType},
-    state::{Account as TokenAccountState, Mint as MintState},
+    state::Mint as MintState,
 };
 
 use crate::{DeployError, Deployment, Step};
@@ -82,27 +82,26 @@ pub fn plan(
         let account_key = account.pubkey();
         steps.push(Step {
             label: "create and fund distribution account",
-            instructions: vec![
-                system_instruction::create_account(
-                    payer,
-                    &account_key,
-                    rent.token_account,
-                    TokenAccountState::LEN as u64,
-                    token_program,
-                ),
-                token_ix::initialize_account3(token_program, &account_key, &mint_key, owner)
-                    .map_err(tok)?,
-                token_ix::mint_to_checked(
-                    token_program,
-                    &mint_key,
-                    &account_key,
-                    &authority,
-                    &[],
-                    amount,
-                    units::DECIMALS,
-                )
-                .map_err(tok)?,
-            ],
+            instructions: cyxwiz_chain::token::create_token_account(
+                payer,
+                &account_key,
+                &mint_key,
+                token_program,
+                owner,
+                rent.token_account,
+            )?
+            .into_iter()
+            .chain([token_ix::mint_to_checked(
+                token_program,
+                &mint_key,
+                &account_key,
+                &authority,
+                &[],
+                amount,
+                units::DECIMALS,
+            )
+            .map_err(tok)?])
+            .collect(),
             // The new account signs its own `create_account`.
             signers: vec![account, mint_authority.insecure_clone()],
         });

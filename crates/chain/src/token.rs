@@ -19,25 +19,19 @@ pub fn transfer_lamports(from: &Pubkey, to: &Pubkey, lamports: u64) -> Instructi
     system_instruction::transfer(from, to, lamports)
 }
 
-/// Creates the token account `account` (a new keypair that must sign) for `owner` on the
-/// CYXWIZ mint, rent paid by `payer`.
+/// Creates the token account `account` (a new keypair that must sign) for `owner` on
+/// `mint` of `token_program`, rent paid by `payer`.
 pub fn create_token_account(
     payer: &Pubkey,
     account: &Pubkey,
-    addresses: &Addresses,
+    mint: &Pubkey,
+    token_program: &Pubkey,
     owner: &Pubkey,
     rent: u64,
 ) -> Result<Vec<Instruction>, ChainError> {
     Ok(vec![
-        system_instruction::create_account(
-            payer,
-            account,
-            rent,
-            ACCOUNT_LEN as u64,
-            &addresses.token_program,
-        ),
-        token_ix::initialize_account3(&addresses.token_program, account, &addresses.mint, owner)
-            .map_err(err)?,
+        system_instruction::create_account(payer, account, rent, ACCOUNT_LEN as u64, token_program),
+        token_ix::initialize_account3(token_program, account, mint, owner).map_err(err)?,
     ])
 }
 

@@ -376,7 +376,8 @@ impl Localnet {
         ixs.extend(token::create_token_account(
             &self.keys.faucet.pubkey(),
             &token.pubkey(),
-            &self.network.addresses,
+            &self.network.addresses.mint,
+            &self.network.addresses.token_program,
             wallet,
             rent,
         )?);
