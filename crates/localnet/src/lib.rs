@@ -116,11 +116,46 @@ pub struct Localnet {
     ws_url: String,
     keys: LocalKeys,
     network: Network,
-    /// The faucet's token account holding the community bucket (the largest).
-    faucet_token: Pubkey,
+    runloop: Runloop,
+}
+
+/// The surfpool runloop thread and its event drain. Dropping it stops the chain, so a
+/// start that fails half-way leaves nothing running.
+struct Runloop {
     commands: crossbeam_channel::Sender<SimnetCommand>,
     thread: Option<JoinHandle<()>>,
     drain: Option<JoinHandle<()>>,
+}
+
+impl Runloop {
+    fn stop(&mut self) {
+        let _ = self.commands.send(SimnetCommand::Terminate(None));
+        // Bounded: a runloop that never reached its command loop would never see the
+        // Terminate, and a stop must not hang the caller.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        if let Some(t) = self.thread.take() {
+            while !t.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            } else {
+                eprintln!("localnet: runloop did not stop within 10 s; leaving it detached");
+            }
+        }
+        // The event drain ends when the runloop drops its sender.
+        if let Some(t) = self.drain.take()
+            && t.is_finished()
+        {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Runloop {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 impl std::fmt::Debug for Localnet {
@@ -242,6 +277,12 @@ impl Localnet {
                 runtime.shutdown_timeout(Duration::from_secs(2));
             })
             .map_err(|e| LocalnetError::Surfpool(e.to_string()))?;
+        // From here on, a failure drops `runloop`, which stops the chain.
+        let mut runloop = Runloop {
+            commands: commands_tx,
+            thread: Some(thread),
+            drain: None,
+        };
 
         // Wait for the core, then keep draining events so the bounded channel never
         // fills (errors are printed: they are the localnet's own failures).
@@ -255,49 +296,27 @@ impl Localnet {
                 Err(_) => return Err(LocalnetError::NotReady(config.start_timeout)),
             }
         }
-        let drain = std::thread::Builder::new()
-            .name("cyxwiz-localnet-events".into())
-            .spawn(move || {
-                while let Ok(event) = events_rx.recv() {
-                    if let SimnetEvent::ErrorLog(_, msg) = event {
-                        eprintln!("localnet error: {msg}");
+        runloop.drain = Some(
+            std::thread::Builder::new()
+                .name("cyxwiz-localnet-events".into())
+                .spawn(move || {
+                    while let Ok(event) = events_rx.recv() {
+                        if let SimnetEvent::ErrorLog(_, msg) = event {
+                            eprintln!("localnet error: {msg}");
+                        }
                     }
-                }
-            })
-            .map_err(|e| LocalnetError::Surfpool(e.to_string()))?;
+                })
+                .map_err(|e| LocalnetError::Surfpool(e.to_string()))?,
+        );
 
         let host = &config.bind_host;
         let rpc_url = format!("http://{host}:{rpc_port}");
         let ws_url = format!("ws://{host}:{ws_port}");
-        let mut net = Localnet {
-            rpc_url,
-            ws_url,
-            faucet_token: Pubkey::default(),
-            network: Network {
-                token: cyxwiz_deploy::Deployment {
-                    mint: Pubkey::default(),
-                    token_program: TOKEN_PROGRAM,
-                    distribution: Vec::new(),
-                },
-                addresses: cyxwiz_chain::Addresses {
-                    mint: Pubkey::default(),
-                    token_program: TOKEN_PROGRAM,
-                    treasury: cyxwiz_chain::Treasury {
-                        staking: Pubkey::default(),
-                        development: Pubkey::default(),
-                        liquidity: Pubkey::default(),
-                    },
-                    insurance_vault: Pubkey::default(),
-                },
-                roles: roles(&keys),
-            },
-            keys,
-            commands: commands_tx,
-            thread: Some(thread),
-            drain: Some(drain),
-        };
-        // From here on, a failure drops `net`, which stops the chain.
-        let client = net.client(net.keys.faucet.insecure_clone());
+        let client = ChainClient::new(
+            &rpc_url,
+            keys.faucet.insecure_clone(),
+            CommitmentConfig::confirmed(),
+        )?;
         wait_for_rpc(&client, config.start_timeout).await?;
         let mint_authority = Keypair::new();
         let network = deploy_rpc::deploy_network(
@@ -305,18 +324,17 @@ impl Localnet {
             &deployer,
             &mint_authority,
             &TOKEN_PROGRAM,
-            roles(&net.keys),
+            roles(&keys),
             config.params.clone(),
         )
         .await?;
-        net.faucet_token = network
-            .token
-            .distribution
-            .first()
-            .map(|(_, _, account, _)| *account)
-            .unwrap_or_default();
-        net.network = network;
-        Ok(net)
+        Ok(Localnet {
+            rpc_url,
+            ws_url,
+            keys,
+            network,
+            runloop,
+        })
     }
 
     /// The JSON-RPC URL (`http://127.0.0.1:<port>`).
@@ -384,7 +402,7 @@ impl Localnet {
         if tokens > 0 {
             ixs.push(token::transfer(
                 &self.network.addresses,
-                &self.faucet_token,
+                &self.faucet_token(),
                 &token.pubkey(),
                 &self.keys.faucet.pubkey(),
                 tokens,
@@ -412,38 +430,19 @@ impl Localnet {
         Ok(())
     }
 
-    /// Stops the chain and waits for its threads.
+    /// The faucet's token account holding the community bucket (the largest).
+    fn faucet_token(&self) -> Pubkey {
+        self.network
+            .token
+            .distribution
+            .first()
+            .map(|(_, _, account, _)| *account)
+            .unwrap_or_default()
+    }
+
+    /// Stops the chain and waits (bounded) for its threads.
     pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        let _ = self.commands.send(SimnetCommand::Terminate(None));
-        // Bounded: a runloop that never reached its command loop would never see the
-        // Terminate, and a stop must not hang the caller.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        if let Some(t) = self.thread.take() {
-            while !t.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            if t.is_finished() {
-                let _ = t.join();
-            } else {
-                eprintln!("localnet: runloop did not stop within 10 s; leaving it detached");
-            }
-        }
-        // The event drain ends when the runloop drops its sender.
-        if let Some(t) = self.drain.take()
-            && t.is_finished()
-        {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Localnet {
-    fn drop(&mut self) {
-        self.shutdown();
+        self.runloop.stop();
     }
 }
 
