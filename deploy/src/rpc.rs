@@ -100,14 +100,6 @@ pub async fn deploy_network(
     Ok(network)
 }
 
-fn found_expected(found: &Pubkey, expected: &Pubkey) -> String {
-    if found == expected {
-        found.to_string()
-    } else {
-        format!("found {found}, expected {expected}")
-    }
-}
-
 /// The four programs and their ids on the cluster this build targets.
 pub fn programs() -> [(&'static str, Pubkey); 4] {
     [
@@ -128,100 +120,94 @@ pub struct Expected {
     pub params: Params,
 }
 
+/// The check list [`verify`] prints: one line per check, and the failed ones kept apart.
+#[derive(Default)]
+struct Report {
+    lines: String,
+    bad: Vec<String>,
+}
+
+impl Report {
+    fn check(&mut self, what: &str, ok: bool, detail: String) {
+        let mark = if ok { "ok " } else { "BAD" };
+        self.lines.push_str(&format!("{mark} {what}: {detail}\n"));
+        if !ok {
+            self.bad.push(format!("{what}: {detail}"));
+        }
+    }
+
+    /// An address that must equal the expected one.
+    fn key(&mut self, what: &str, found: &Pubkey, expected: &Pubkey) {
+        let detail = if found == expected {
+            found.to_string()
+        } else {
+            format!("found {found}, expected {expected}")
+        };
+        self.check(what, found == expected, detail);
+    }
+
+    /// Parameters that must equal the expected ones (printed as found).
+    fn params<T: PartialEq + std::fmt::Debug>(&mut self, what: &str, found: &T, expected: &T) {
+        self.check(what, found == expected, format!("{found:?}"));
+    }
+}
+
 /// Reads back every config and the mint and compares them with `expected`; returns a
 /// human report of what was checked. Any difference is an error listing all of them.
 pub async fn verify(client: &ChainClient, expected: &Expected) -> Result<String, RunError> {
     // Fails with a clear connection error before any account read.
     client.check().await?;
-    let mut report = String::new();
-    let mut bad = Vec::new();
-    let mut check = |what: &str, ok: bool, detail: String| {
-        report.push_str(&format!(
-            "{} {what}: {detail}\n",
-            if ok { "ok " } else { "BAD" }
-        ));
-        if !ok {
-            bad.push(format!("{what}: {detail}"));
-        }
-    };
+    let mut r = Report::default();
 
     for (name, id) in programs() {
         let deployed = client.raw_account(&id).await?.is_some_and(|a| a.executable);
-        check(name, deployed, format!("program at {id}"));
+        r.check(name, deployed, format!("program at {id}"));
     }
 
     let registry: RegistryConfig = client.account(&pda::registry_config()).await?;
-    check(
-        "NodeRegistry admin",
-        registry.admin == expected.admin,
-        found_expected(&registry.admin, &expected.admin),
-    );
-    check(
+    r.key("NodeRegistry admin", &registry.admin, &expected.admin);
+    r.key(
         "NodeRegistry stake mint",
-        registry.stake_mint == expected.mint,
-        found_expected(&registry.stake_mint, &expected.mint),
+        &registry.stake_mint,
+        &expected.mint,
     );
-    check(
+    r.params(
         "NodeRegistry params",
-        registry.params == expected.params.registry,
-        format!("{:?}", registry.params),
+        &registry.params,
+        &expected.params.registry,
     );
 
     let escrow: EscrowConfig = client.account(&pda::escrow_config()).await?;
-    check(
-        "JobEscrow admin",
-        escrow.admin == expected.admin,
-        found_expected(&escrow.admin, &expected.admin),
-    );
-    check(
+    r.key("JobEscrow admin", &escrow.admin, &expected.admin);
+    r.key(
         "JobEscrow coordinator",
-        escrow.coordinator == expected.coordinator,
-        found_expected(&escrow.coordinator, &expected.coordinator),
+        &escrow.coordinator,
+        &expected.coordinator,
     );
-    check(
-        "JobEscrow mint",
-        escrow.mint == expected.mint,
-        found_expected(&escrow.mint, &expected.mint),
-    );
-    check(
-        "JobEscrow params",
-        escrow.params == expected.params.escrow,
-        format!("{:?}", escrow.params),
-    );
+    r.key("JobEscrow mint", &escrow.mint, &expected.mint);
+    r.params("JobEscrow params", &escrow.params, &expected.params.escrow);
 
     let reputation: ReputationConfig = client.account(&pda::reputation_config()).await?;
-    check(
+    r.key(
         "ReputationManager admin",
-        reputation.admin == expected.admin,
-        found_expected(&reputation.admin, &expected.admin),
+        &reputation.admin,
+        &expected.admin,
     );
-    check(
+    r.key(
         "ReputationManager updater",
-        reputation.updater == expected.reputation_updater,
-        found_expected(&reputation.updater, &expected.reputation_updater),
+        &reputation.updater,
+        &expected.reputation_updater,
     );
-    check(
+    r.params(
         "ReputationManager params",
-        reputation.params == expected.params.reputation,
-        format!("{:?}", reputation.params),
+        &reputation.params,
+        &expected.params.reputation,
     );
 
     let dao: DaoConfig = client.account(&pda::dao_config()).await?;
-    check(
-        "Dispute/DAO admin",
-        dao.admin == expected.admin,
-        found_expected(&dao.admin, &expected.admin),
-    );
-    check(
-        "Dispute/DAO mint",
-        dao.mint == expected.mint,
-        found_expected(&dao.mint, &expected.mint),
-    );
-    check(
-        "Dispute/DAO params",
-        dao.params == expected.params.dao,
-        format!("{:?}", dao.params),
-    );
+    r.key("Dispute/DAO admin", &dao.admin, &expected.admin);
+    r.key("Dispute/DAO mint", &dao.mint, &expected.mint);
+    r.params("Dispute/DAO params", &dao.params, &expected.params.dao);
 
     // Fixed supply: the mint authority must be revoked.
     let mint = client
@@ -230,15 +216,15 @@ pub async fn verify(client: &ChainClient, expected: &Expected) -> Result<String,
         .ok_or(ChainError::AccountNotFound(expected.mint))?;
     // COption<Pubkey> tag at offset 0 of the mint layout: 0 = None.
     let revoked = mint.data.get(..4) == Some(&[0, 0, 0, 0]);
-    check(
+    r.check(
         "CYXWIZ mint authority revoked",
         revoked,
         format!("mint {}", expected.mint),
     );
 
-    if bad.is_empty() {
-        Ok(report)
+    if r.bad.is_empty() {
+        Ok(r.lines)
     } else {
-        Err(RunError::Mismatch(bad.join("\n")))
+        Err(RunError::Mismatch(r.bad.join("\n")))
     }
 }
