@@ -71,6 +71,17 @@ async fn operator(net: &Localnet, stake: u64) -> (Keypair, Pubkey, ChainClient) 
     (op, token, client)
 }
 
+/// `create_escrow` of a 4-epoch job with a one-hour timeout, signed by `user`.
+fn job_escrow_ix(
+    a: &cyxwiz_chain::Addresses,
+    user: &Keypair,
+    user_token: &Pubkey,
+    job: [u8; 16],
+    amount: u64,
+) -> cyxwiz_chain::Instruction {
+    ix::escrow::create_escrow(a, &user.pubkey(), user_token, job, amount, 4, 3_600)
+}
+
 fn job_id() -> [u8; 16] {
     Pubkey::new_unique().to_bytes()[..16].try_into().unwrap()
 }
@@ -99,18 +110,7 @@ async fn an_escrow_lives_its_whole_life_over_rpc_and_its_events_arrive() {
     let amount = 8 * ONE_CYXWIZ;
 
     user_client
-        .send(
-            &[ix::escrow::create_escrow(
-                &a,
-                &user.pubkey(),
-                &user_token,
-                job,
-                amount,
-                4,
-                3_600,
-            )],
-            &[],
-        )
+        .send(&[job_escrow_ix(&a, &user, &user_token, job, amount)], &[])
         .await
         .expect("create escrow");
     assert_eq!(
@@ -373,14 +373,12 @@ async fn failures_are_typed_errors() {
     // Escrowing more tokens than the account holds.
     let err = user_client
         .send(
-            &[ix::escrow::create_escrow(
+            &[job_escrow_ix(
                 &a,
-                &user.pubkey(),
+                &user,
                 &user_token,
                 job_id(),
                 6 * ONE_CYXWIZ,
-                4,
-                3_600,
             )],
             &[],
         )
@@ -394,15 +392,7 @@ async fn failures_are_typed_errors() {
     let job = job_id();
     user_client
         .send(
-            &[ix::escrow::create_escrow(
-                &a,
-                &user.pubkey(),
-                &user_token,
-                job,
-                ONE_CYXWIZ,
-                4,
-                3_600,
-            )],
+            &[job_escrow_ix(&a, &user, &user_token, job, ONE_CYXWIZ)],
             &[],
         )
         .await
@@ -510,15 +500,7 @@ async fn the_event_subscription_reconnects_when_the_node_comes_back() {
     let job = job_id();
     net.client(user.insecure_clone())
         .send(
-            &[ix::escrow::create_escrow(
-                &a,
-                &user.pubkey(),
-                &user_token,
-                job,
-                ONE_CYXWIZ,
-                4,
-                3_600,
-            )],
+            &[job_escrow_ix(&a, &user, &user_token, job, ONE_CYXWIZ)],
             &[],
         )
         .await
