@@ -233,6 +233,28 @@ impl ChainClient {
             .map_err(|e| self.rpc_err(e))
     }
 
+    /// The cluster's clock: the Clock sysvar's `unix_timestamp` (what programs compare
+    /// deadlines against, which may differ from this machine's clock).
+    pub async fn unix_time(&self) -> Result<i64, ChainError> {
+        let id = crate::pda::clock_sysvar();
+        let clock = self
+            .raw_account(&id)
+            .await?
+            .ok_or(ChainError::AccountNotFound(id))?;
+        // Clock layout: slot u64, epoch_start_timestamp i64, epoch u64,
+        // leader_schedule_epoch u64, unix_timestamp i64.
+        clock
+            .data
+            .get(32..40)
+            .and_then(|b| b.try_into().ok())
+            .map(i64::from_le_bytes)
+            .ok_or_else(|| ChainError::Decode {
+                account: id,
+                expected: "Clock sysvar",
+                reason: format!("{} bytes", clock.data.len()),
+            })
+    }
+
     /// A program account decoded as `T`, `None` if it does not exist.
     pub async fn try_account<T: ProgramAccount>(
         &self,

@@ -159,3 +159,8 @@ mod tests {
         assert!(all.iter().all(|k| !k.is_on_curve()));
     }
 }
+
+/// The Clock sysvar (not a PDA, but an address every client reads).
+pub fn clock_sysvar() -> Pubkey {
+    Pubkey::from_str_const("SysvarC1ock11111111111111111111111111111111")
+}

@@ -459,26 +459,7 @@ fn roles(keys: &LocalKeys) -> Roles {
 
 /// The chain's `Clock::unix_timestamp`.
 pub async fn current_unix_time(client: &ChainClient) -> Result<i64, ChainError> {
-    let clock = client
-        .raw_account(&solana_sysvar_clock_id())
-        .await?
-        .ok_or(ChainError::AccountNotFound(solana_sysvar_clock_id()))?;
-    // Clock layout: slot u64, epoch_start_timestamp i64, epoch u64,
-    // leader_schedule_epoch u64, unix_timestamp i64.
-    clock
-        .data
-        .get(32..40)
-        .and_then(|b| b.try_into().ok())
-        .map(i64::from_le_bytes)
-        .ok_or_else(|| ChainError::Decode {
-            account: solana_sysvar_clock_id(),
-            expected: "Clock sysvar",
-            reason: format!("{} bytes", clock.data.len()),
-        })
-}
-
-fn solana_sysvar_clock_id() -> Pubkey {
-    Pubkey::from_str_const("SysvarC1ock11111111111111111111111111111111")
+    client.unix_time().await
 }
 
 async fn wait_for_rpc(client: &ChainClient, timeout: Duration) -> Result<(), LocalnetError> {
