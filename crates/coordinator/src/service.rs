@@ -404,8 +404,16 @@ impl Coordinator {
         tx_signature: &str,
     ) -> Result<v1::StartJobResponse, AppError> {
         let job = self.owned_job(engine, job_id).await?;
+        let expired = || {
+            AppError::FailedPrecondition(format!(
+                "the reservation expired at {} ms; the node was released. Submit the job again \
+                 (an escrow already funded can be cancelled on chain, or is refunded at its timeout)",
+                job.reserved_until
+            ))
+        };
         match job.state {
             JobState::Reserved => {}
+            JobState::Expired => return Err(expired()),
             JobState::Assigned | JobState::Running => return self.credential(&job, None).await,
             JobState::Confirming => {
                 return Err(AppError::Aborted(
@@ -423,11 +431,7 @@ impl Coordinator {
             return Err(AppError::InvalidArgument("tx_signature must be a base58 signature".into()));
         }
         if now_ms() > job.reserved_until {
-            return Err(AppError::FailedPrecondition(format!(
-                "the reservation expired at {} ms; the node was released. Submit the job again \
-                 (an escrow already funded can be cancelled on chain)",
-                job.reserved_until
-            )));
+            return Err(expired());
         }
         if !self
             .store

@@ -532,6 +532,71 @@ mod tests {
         }
     }
 
+    fn escrow(user: Pubkey, mint: Pubkey, node: Pubkey) -> (Escrow, EscrowExpectation) {
+        let job = JobId([4; 16]);
+        let e = Escrow {
+            job_id: job.0,
+            user,
+            mint,
+            amount: 1_000,
+            epochs_required: 10,
+            node: Pubkey::default(),
+            state: EscrowState::Locked,
+            created_at: 0,
+            timeout_at: 10_000,
+            assigned_at: 0,
+            accepted_at: 0,
+            finished_at: 0,
+            epochs_done: 0,
+            merkle_root: [0; 32],
+            last_checkpoint_at: 0,
+            final_weights_hash: [0; 32],
+            rated: false,
+            bump: 0,
+            vault_bump: 0,
+        };
+        let x = EscrowExpectation {
+            job,
+            user,
+            amount: 1_000,
+            epochs: 10,
+            min_timeout_at: 5_000,
+            node,
+        };
+        (e, x)
+    }
+
+    #[test]
+    fn an_escrow_must_match_the_quote_in_every_field() {
+        let (user, mint, node) = (Pubkey::new_unique(), Pubkey::new_unique(), Pubkey::new_unique());
+        let (good, x) = escrow(user, mint, node);
+        assert_eq!(check_escrow(&good, &x, &mint), Ok(()));
+        let other = Pubkey::new_unique();
+        let cases: Vec<(Box<dyn Fn(&mut Escrow)>, &str)> = vec![
+            (Box::new(move |e| e.user = other), "funded by"),
+            (Box::new(move |e| e.mint = other), "not CYXWIZ"),
+            (Box::new(|e| e.amount = 1_001), "does not match the quoted price"),
+            (Box::new(|e| e.amount = 999), "does not match the quoted price"),
+            (Box::new(|e| e.epochs_required = 9), "epochs"),
+            (Box::new(|e| e.timeout_at = 4_999), "times out"),
+            (Box::new(|e| e.state = EscrowState::Completed), "not open"),
+            (Box::new(move |e| {
+                e.state = EscrowState::Assigned;
+                e.node = other;
+            }), "another node"),
+        ];
+        for (mutate, needle) in cases {
+            let mut e = good.clone();
+            mutate(&mut e);
+            let err = check_escrow(&e, &x, &mint).unwrap_err();
+            assert!(err.to_string().contains(needle), "{err} should mention {needle}");
+        }
+        let mut retried = good.clone();
+        retried.state = EscrowState::Assigned;
+        retried.node = node;
+        assert_eq!(check_escrow(&retried, &x, &mint), Ok(()));
+    }
+
     #[test]
     fn batch_entries_index_distinct_owners_in_first_seen_order() {
         let (a, b) = (Pubkey::new_unique(), Pubkey::new_unique());
