@@ -128,6 +128,11 @@ pub fn proposal_vote(proposal: &Pubkey, wallet: &Pubkey) -> Pubkey {
     )
 }
 
+/// The Clock sysvar (not a PDA, but an address every client reads).
+pub fn clock_sysvar() -> Pubkey {
+    Pubkey::from_str_const("SysvarC1ock11111111111111111111111111111111")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,9 +163,4 @@ mod tests {
         assert_eq!(unique.len(), all.len());
         assert!(all.iter().all(|k| !k.is_on_curve()));
     }
-}
-
-/// The Clock sysvar (not a PDA, but an address every client reads).
-pub fn clock_sysvar() -> Pubkey {
-    Pubkey::from_str_const("SysvarC1ock11111111111111111111111111111111")
 }

@@ -35,7 +35,10 @@ const CLIENTS: usize = 32;
 const WALLETS: usize = 256;
 
 fn seconds() -> u64 {
-    std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5)
+    std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -59,7 +62,9 @@ fn config(net: &Localnet, dir: &std::path::Path, case: &Case, tag: &str) -> Conf
     cfg.chain.updater_keypair = dir.join("updater.json");
     cfg.chain.refresh_interval_secs = 86_400;
     match case.db {
-        Db::Sqlite => cfg.database.url = format!("sqlite:{}", dir.join(format!("{tag}.db")).display()),
+        Db::Sqlite => {
+            cfg.database.url = format!("sqlite:{}", dir.join(format!("{tag}.db")).display())
+        }
         Db::Postgres => {
             cfg.database.url = "postgres://postgres@127.0.0.1:5432/test".into();
             cfg.database.schema = Some(format!("bench_{tag}"));
@@ -192,7 +197,13 @@ async fn run_case(net: &Localnet, dir: &std::path::Path, case: &Case, tag: &str)
                 }
                 let w = &wallets[n % WALLETS];
                 n += CLIENTS;
-                let req = sign_now(methods::SUBMIT_JOB, v1::SubmitJobRequest { config: Some(job()) }, w);
+                let req = sign_now(
+                    methods::SUBMIT_JOB,
+                    v1::SubmitJobRequest {
+                        config: Some(job()),
+                    },
+                    w,
+                );
                 let t = Instant::now();
                 let r = client.submit_job(req).await;
                 let d = t.elapsed();
@@ -220,7 +231,11 @@ async fn run_case(net: &Localnet, dir: &std::path::Path, case: &Case, tag: &str)
         let _ = s.send(());
     }
     lat.sort();
-    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     store.close().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     Result {
@@ -233,20 +248,48 @@ async fn run_case(net: &Localnet, dir: &std::path::Path, case: &Case, tag: &str)
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
-        let net = Localnet::start(LocalnetConfig::default()).await.expect("localnet");
+        let net = Localnet::start(LocalnetConfig::default())
+            .await
+            .expect("localnet");
         let dir = std::env::temp_dir().join(format!("cyxwiz-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         keys::write_keypair(dir.join("coordinator.json"), &net.keys().coordinator).unwrap();
         keys::write_keypair(dir.join("updater.json"), &net.keys().updater).unwrap();
         let cases = [
-            Case { label: "SQLite, in-process state, 1 replica", db: Db::Sqlite, redis: false, replicas: 1 },
-            Case { label: "PostgreSQL, in-process state, 1 replica", db: Db::Postgres, redis: false, replicas: 1 },
-            Case { label: "PostgreSQL + Redis, 1 replica", db: Db::Postgres, redis: true, replicas: 1 },
-            Case { label: "PostgreSQL + Redis, 2 replicas", db: Db::Postgres, redis: true, replicas: 2 },
+            Case {
+                label: "SQLite, in-process state, 1 replica",
+                db: Db::Sqlite,
+                redis: false,
+                replicas: 1,
+            },
+            Case {
+                label: "PostgreSQL, in-process state, 1 replica",
+                db: Db::Postgres,
+                redis: false,
+                replicas: 1,
+            },
+            Case {
+                label: "PostgreSQL + Redis, 1 replica",
+                db: Db::Postgres,
+                redis: true,
+                replicas: 1,
+            },
+            Case {
+                label: "PostgreSQL + Redis, 2 replicas",
+                db: Db::Postgres,
+                redis: true,
+                replicas: 2,
+            },
         ];
-        println!("SubmitJob, {NODES} nodes, {CLIENTS} concurrent clients, {} s per case\n", seconds());
+        println!(
+            "SubmitJob, {NODES} nodes, {CLIENTS} concurrent clients, {} s per case\n",
+            seconds()
+        );
         println!("| configuration | submits matched | errors | per second | p50 | p99 |");
         println!("|---|---:|---:|---:|---:|---:|");
         let pid = std::process::id();

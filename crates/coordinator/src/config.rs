@@ -362,7 +362,10 @@ mod tests {
         let c = Config::load(
             Some(&file),
             [
-                ("CYXWIZ_REDIS_URL".to_string(), "redis://env:6379".to_string()),
+                (
+                    "CYXWIZ_REDIS_URL".to_string(),
+                    "redis://env:6379".to_string(),
+                ),
                 ("CYXWIZ_API_JWT_TTL_SECS".to_string(), "120".to_string()),
                 ("UNRELATED".to_string(), "x".to_string()),
             ],
@@ -384,8 +387,8 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_by_name() {
-        let err = Config::load(None, [("CYXWIZ_API_JWT_TTL_SECS".into(), "3600".into())])
-            .unwrap_err();
+        let err =
+            Config::load(None, [("CYXWIZ_API_JWT_TTL_SECS".into(), "3600".into())]).unwrap_err();
         assert!(err.to_string().contains("jwt_ttl_secs"), "{err}");
         let err = Config::load(None, [("CYXWIZ_API_NO_SUCH_KEY".into(), "1".into())]).unwrap_err();
         assert!(err.to_string().contains("no_such_key"), "{err}");

@@ -27,7 +27,10 @@ pub enum AppError {
     #[error("{0}")]
     Aborted(String),
     #[error("{message}")]
-    RateLimited { message: String, retry_after_secs: u64 },
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("{0}")]
     ResourceExhausted(String),
     /// A dependency (database, Redis, RPC) is down; the client may retry.
@@ -85,7 +88,9 @@ impl AppError {
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(m) => AppError::Unavailable(format!("database unavailable: {m}")),
+            StoreError::Unavailable(m) => {
+                AppError::Unavailable(format!("database unavailable: {m}"))
+            }
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -94,9 +99,9 @@ impl From<StoreError> for AppError {
 impl From<SharedError> for AppError {
     fn from(e: SharedError) -> Self {
         match e {
-            SharedError::Unavailable(m) => {
-                AppError::Unavailable(format!("shared state (Redis) unavailable, retry later: {m}"))
-            }
+            SharedError::Unavailable(m) => AppError::Unavailable(format!(
+                "shared state (Redis) unavailable, retry later: {m}"
+            )),
             SharedError::Protocol(m) => AppError::Internal(m),
         }
     }
@@ -121,6 +126,10 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
         let status = self.http();
-        (status, Json(serde_json::json!({ "error": self.to_string() }))).into_response()
+        (
+            status,
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response()
     }
 }

@@ -25,19 +25,25 @@ pub struct Api {
 impl Api {
     async fn caller<M: Message>(&self, req: &Request<M>, method: &str) -> Result<Pubkey, Status> {
         let skew = self.coordinator.cfg.api.max_clock_skew_secs as i64 * 1_000;
-        let caller = auth::verify(req.metadata(), method, req.get_ref(), now_ms(), skew).map_err(|e| {
-            tracing::warn!(method, reason = %e, "unauthenticated request");
-            metrics::counter!("cyxwiz_auth_failures_total").increment(1);
-            Status::unauthenticated(e.to_string())
-        })?;
+        let caller =
+            auth::verify(req.metadata(), method, req.get_ref(), now_ms(), skew).map_err(|e| {
+                tracing::warn!(method, reason = %e, "unauthenticated request");
+                metrics::counter!("cyxwiz_auth_failures_total").increment(1);
+                Status::unauthenticated(e.to_string())
+            })?;
         let wallet = Pubkey::new_from_array(caller.wallet.to_bytes());
         self.coordinator.admit(&wallet, &caller.nonce).await?;
         Ok(wallet)
     }
 }
 
-fn timed<T>(method: &'static str, start: std::time::Instant, r: Result<T, AppError>) -> Result<Response<T>, Status> {
-    metrics::histogram!("cyxwiz_grpc_seconds", "method" => method).record(start.elapsed().as_secs_f64());
+fn timed<T>(
+    method: &'static str,
+    start: std::time::Instant,
+    r: Result<T, AppError>,
+) -> Result<Response<T>, Status> {
+    metrics::histogram!("cyxwiz_grpc_seconds", "method" => method)
+        .record(start.elapsed().as_secs_f64());
     match r {
         Ok(v) => Ok(Response::new(v)),
         Err(e) => {
@@ -66,7 +72,11 @@ impl EngineService for Api {
             .config
             .as_ref()
             .ok_or_else(|| Status::invalid_argument("config is required"))?;
-        timed("SubmitJob", start, self.coordinator.submit_job(&wallet, config).await)
+        timed(
+            "SubmitJob",
+            start,
+            self.coordinator.submit_job(&wallet, config).await,
+        )
     }
 
     async fn confirm_escrow(
@@ -85,19 +95,27 @@ impl EngineService for Api {
         )
     }
 
-    async fn get_job_status(&self, req: Request<v1::JobRef>) -> Result<Response<v1::JobStatus>, Status> {
+    async fn get_job_status(
+        &self,
+        req: Request<v1::JobRef>,
+    ) -> Result<Response<v1::JobStatus>, Status> {
         let start = std::time::Instant::now();
         let wallet = self.caller(&req, methods::GET_JOB_STATUS).await?;
         timed(
             "GetJobStatus",
             start,
-            self.coordinator.job_status(&wallet, &req.get_ref().job_id).await,
+            self.coordinator
+                .job_status(&wallet, &req.get_ref().job_id)
+                .await,
         )
     }
 
     type WatchJobStream = WatchStream;
 
-    async fn watch_job(&self, req: Request<v1::JobRef>) -> Result<Response<Self::WatchJobStream>, Status> {
+    async fn watch_job(
+        &self,
+        req: Request<v1::JobRef>,
+    ) -> Result<Response<Self::WatchJobStream>, Status> {
         let wallet = self.caller(&req, methods::WATCH_JOB).await?;
         let c = self.coordinator.clone();
         let job_id = req.get_ref().job_id.clone();
@@ -111,13 +129,18 @@ impl EngineService for Api {
         Ok(Response::new(Box::pin(stream)))
     }
 
-    async fn cancel_job(&self, req: Request<v1::JobRef>) -> Result<Response<v1::JobStatus>, Status> {
+    async fn cancel_job(
+        &self,
+        req: Request<v1::JobRef>,
+    ) -> Result<Response<v1::JobStatus>, Status> {
         let start = std::time::Instant::now();
         let wallet = self.caller(&req, methods::CANCEL_JOB).await?;
         timed(
             "CancelJob",
             start,
-            self.coordinator.cancel_job(&wallet, &req.get_ref().job_id).await,
+            self.coordinator
+                .cancel_job(&wallet, &req.get_ref().job_id)
+                .await,
         )
     }
 
@@ -131,7 +154,9 @@ impl EngineService for Api {
         timed(
             "RateNode",
             start,
-            self.coordinator.rate_node(&wallet, &r.job_id, r.stars).await,
+            self.coordinator
+                .rate_node(&wallet, &r.job_id, r.stars)
+                .await,
         )
     }
 }
@@ -153,7 +178,12 @@ fn async_stream(
         let mut last = None;
         let mut job = first;
         loop {
-            let key = (job.state, job.epochs_reported, job.epochs_anchored, job.node_owner.clone());
+            let key = (
+                job.state,
+                job.epochs_reported,
+                job.epochs_anchored,
+                job.node_owner.clone(),
+            );
             if last.as_ref() != Some(&key) {
                 let status = match c.status_of(&job).await {
                     Ok(s) => Ok(s),
@@ -208,7 +238,9 @@ impl NodeService for Api {
         timed(
             "Heartbeat",
             start,
-            self.coordinator.heartbeat(&wallet, req.get_ref().running_jobs).await,
+            self.coordinator
+                .heartbeat(&wallet, req.get_ref().running_jobs)
+                .await,
         )
     }
 
@@ -218,7 +250,11 @@ impl NodeService for Api {
     ) -> Result<Response<v1::PollAssignmentsResponse>, Status> {
         let start = std::time::Instant::now();
         let wallet = self.caller(&req, methods::POLL_ASSIGNMENTS).await?;
-        timed("PollAssignments", start, self.coordinator.poll_assignments(&wallet).await)
+        timed(
+            "PollAssignments",
+            start,
+            self.coordinator.poll_assignments(&wallet).await,
+        )
     }
 
     async fn verify_token(
@@ -230,7 +266,9 @@ impl NodeService for Api {
         timed(
             "VerifyToken",
             start,
-            self.coordinator.verify_token(&wallet, &req.get_ref().token).await,
+            self.coordinator
+                .verify_token(&wallet, &req.get_ref().token)
+                .await,
         )
     }
 
@@ -243,7 +281,9 @@ impl NodeService for Api {
         timed(
             "ReportProgress",
             start,
-            self.coordinator.report_progress(&wallet, req.get_ref()).await,
+            self.coordinator
+                .report_progress(&wallet, req.get_ref())
+                .await,
         )
     }
 
@@ -256,7 +296,9 @@ impl NodeService for Api {
         timed(
             "ReportCompletion",
             start,
-            self.coordinator.report_completion(&wallet, req.get_ref()).await,
+            self.coordinator
+                .report_completion(&wallet, req.get_ref())
+                .await,
         )
     }
 }

@@ -126,7 +126,14 @@ impl Jwt {
 
     /// A new credential for `job` on `node` (TLS key `tls`) held by `engine`, valid from
     /// `now_secs` for the configured TTL.
-    pub fn issue(&self, engine: &str, job: &str, node: &str, tls: &[u8; 32], now_secs: i64) -> (String, Claims) {
+    pub fn issue(
+        &self,
+        engine: &str,
+        job: &str,
+        node: &str,
+        tls: &[u8; 32],
+        now_secs: i64,
+    ) -> (String, Claims) {
         let claims = Claims {
             iss: ISSUER.into(),
             sub: engine.into(),
@@ -148,7 +155,10 @@ impl Jwt {
         let c = B64.encode(serde_json::to_vec(&claims).unwrap_or_default());
         let signing_input = format!("{h}.{c}");
         let sig = self.key.sign(signing_input.as_bytes());
-        (format!("{signing_input}.{}", B64.encode(sig.to_bytes())), claims)
+        (
+            format!("{signing_input}.{}", B64.encode(sig.to_bytes())),
+            claims,
+        )
     }
 
     /// Checks a credential's form, signature and times. Single use is checked by the
@@ -158,7 +168,8 @@ impl Jwt {
             return Err(TokenError::Malformed);
         }
         let mut parts = token.split('.');
-        let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(h), Some(c), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(TokenError::Malformed);
         };
@@ -219,7 +230,10 @@ mod tests {
         assert_eq!(j.verify(&token, 1_100).unwrap(), claims);
         assert_eq!(claims.exp, 1_300);
         assert_eq!(claims.tls, hex::encode([9; 32]));
-        assert_ne!(j.issue("engine", "ab", "node", &[9; 32], 1_000).1.jti, claims.jti);
+        assert_ne!(
+            j.issue("engine", "ab", "node", &[9; 32], 1_000).1.jti,
+            claims.jti
+        );
     }
 
     #[test]
@@ -248,13 +262,19 @@ mod tests {
         let (foreign, _) = other.issue("e", "ab", "n", &[0; 32], 1_000);
         assert_eq!(j.verify(&foreign, 1_000), Err(TokenError::Header));
         // alg "none" with the right kid and no signature.
-        let none = B64.encode(format!(r#"{{"alg":"none","typ":"JWT","kid":"{}"}}"#, j.kid()));
+        let none = B64.encode(format!(
+            r#"{{"alg":"none","typ":"JWT","kid":"{}"}}"#,
+            j.kid()
+        ));
         assert_eq!(
             j.verify(&format!("{none}.{}.", parts[1]), 1_000),
             Err(TokenError::Header)
         );
         assert_eq!(j.verify("a.b", 1_000), Err(TokenError::Malformed));
-        assert_eq!(j.verify(&"x".repeat(MAX_TOKEN_LEN + 1), 1_000), Err(TokenError::Malformed));
+        assert_eq!(
+            j.verify(&"x".repeat(MAX_TOKEN_LEN + 1), 1_000),
+            Err(TokenError::Malformed)
+        );
     }
 
     #[test]

@@ -8,7 +8,10 @@ use clap::Parser;
 use cyxwiz_coordinator::{config::Config, server};
 
 #[derive(Parser, Debug)]
-#[command(version, about = "The CyxWiz coordinator: job matching, escrow verification, P2P credentials, reputation batching")]
+#[command(
+    version,
+    about = "The CyxWiz coordinator: job matching, escrow verification, P2P credentials, reputation batching"
+)]
 struct Args {
     /// TOML configuration file (see deploy/services/config/coordinator.toml).
     #[arg(long, short)]
@@ -33,8 +36,7 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let args = Args::parse();
@@ -82,8 +84,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         {
             s.recv().await;
         }

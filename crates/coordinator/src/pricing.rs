@@ -73,10 +73,9 @@ impl PriceList {
             u128::from(per_gpu) * u128::from(hw.gpu_count)
         };
         let ram = u128::from(self.ram_gb_per_hour) * u128::from(hw.ram_mb) / MB_PER_GB;
-        let vram = u128::from(self.vram_gb_per_hour)
-            * u128::from(hw.vram_mb)
-            * u128::from(hw.gpu_count)
-            / MB_PER_GB;
+        let vram =
+            u128::from(self.vram_gb_per_hour) * u128::from(hw.vram_mb) * u128::from(hw.gpu_count)
+                / MB_PER_GB;
         compute + ram + vram
     }
 
@@ -101,7 +100,14 @@ impl PriceList {
     /// The price of a job needing `hw` for `secs` at priority `p` on a node of tier
     /// `tier` (0 Bronze … 3 Diamond) asking `ask_bps` of list. `None` on overflow or a
     /// nonsensical list. Never 0 for a real job (rounded up).
-    pub fn quote(&self, hw: &Hardware, secs: u32, p: Priority, tier: u8, ask_bps: u32) -> Option<Quote> {
+    pub fn quote(
+        &self,
+        hw: &Hardware,
+        secs: u32,
+        p: Priority,
+        tier: u8,
+        ask_bps: u32,
+    ) -> Option<Quote> {
         let hourly = self.hourly(hw);
         let dur = self.duration_multiplier(secs);
         let prio = self.priority_multiplier(p);
@@ -177,7 +183,9 @@ mod tests {
             ..list
         };
         assert_eq!(
-            tiny.quote(&Hardware::default(), 1, Priority::Low, 3, 1).unwrap().total,
+            tiny.quote(&Hardware::default(), 1, Priority::Low, 3, 1)
+                .unwrap()
+                .total,
             1
         );
     }
@@ -185,7 +193,10 @@ mod tests {
     #[test]
     fn an_unknown_tier_or_an_overflow_gives_no_quote() {
         let list = PriceList::default();
-        assert!(list.quote(&rtx3070(), 60, Priority::Normal, 4, 10_000).is_none());
+        assert!(
+            list.quote(&rtx3070(), 60, Priority::Normal, 4, 10_000)
+                .is_none()
+        );
         let huge = PriceList {
             datacenter_gpu_per_hour: u64::MAX,
             ..list
@@ -195,6 +206,9 @@ mod tests {
             datacenter_gpu: true,
             ..Hardware::default()
         };
-        assert!(huge.quote(&hw, u32::MAX, Priority::Critical, 0, u32::MAX).is_none());
+        assert!(
+            huge.quote(&hw, u32::MAX, Priority::Critical, 0, u32::MAX)
+                .is_none()
+        );
     }
 }

@@ -79,8 +79,12 @@ async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
     let shared = s.c.shared.ping().await;
     let body = Readiness {
         ready: db.is_ok() && shared.is_ok(),
-        database: db.map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string()),
-        shared_state: shared.map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string()),
+        database: db
+            .map(|_| "ok".to_string())
+            .unwrap_or_else(|e| e.to_string()),
+        shared_state: shared
+            .map(|_| "ok".to_string())
+            .unwrap_or_else(|e| e.to_string()),
     };
     let code = if body.ready {
         StatusCode::OK
@@ -154,29 +158,40 @@ impl From<&JobRecord> for JobView {
     }
 }
 
-async fn list_jobs(State(s): State<AppState>, Query(q): Query<JobsQuery>) -> Result<Json<Vec<JobView>>, AppError> {
+async fn list_jobs(
+    State(s): State<AppState>,
+    Query(q): Query<JobsQuery>,
+) -> Result<Json<Vec<JobView>>, AppError> {
     let state = match q.state.as_deref() {
         None | Some("") => None,
         Some(name) => Some(
-            JobState::parse(name).ok_or_else(|| AppError::InvalidArgument(format!("unknown state {name:?}")))?,
+            JobState::parse(name)
+                .ok_or_else(|| AppError::InvalidArgument(format!("unknown state {name:?}")))?,
         ),
     };
-    let jobs = s
-        .c
-        .store
-        .jobs(q.engine.as_deref(), state, q.limit.unwrap_or(50).min(500), q.offset.unwrap_or(0))
-        .await?;
+    let jobs =
+        s.c.store
+            .jobs(
+                q.engine.as_deref(),
+                state,
+                q.limit.unwrap_or(50).min(500),
+                q.offset.unwrap_or(0),
+            )
+            .await?;
     Ok(Json(jobs.iter().map(JobView::from).collect()))
 }
 
-async fn get_job(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<JobView>, AppError> {
-    let id = JobId::parse_hex(&id).ok_or_else(|| AppError::InvalidArgument("job id must be 32 hex characters".into()))?;
-    let job = s
-        .c
-        .store
-        .job(&id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("no job {id}")))?;
+async fn get_job(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, AppError> {
+    let id = JobId::parse_hex(&id)
+        .ok_or_else(|| AppError::InvalidArgument("job id must be 32 hex characters".into()))?;
+    let job =
+        s.c.store
+            .job(&id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no job {id}")))?;
     Ok(Json(JobView::from(&job)))
 }
 
@@ -220,22 +235,32 @@ impl From<&NodeRecord> for NodeView {
                 .copied()
                 .unwrap_or("bronze"),
             last_heartbeat: n.last_heartbeat,
-            average_rating: (n.rating_count > 0).then(|| n.rating_sum as f64 / n.rating_count as f64),
+            average_rating: (n.rating_count > 0)
+                .then(|| n.rating_sum as f64 / n.rating_count as f64),
         }
     }
 }
 
 async fn list_nodes(State(s): State<AppState>) -> Result<Json<Vec<NodeView>>, AppError> {
-    Ok(Json(s.c.store.nodes().await?.iter().map(NodeView::from).collect()))
+    Ok(Json(
+        s.c.store
+            .nodes()
+            .await?
+            .iter()
+            .map(NodeView::from)
+            .collect(),
+    ))
 }
 
-async fn get_node(State(s): State<AppState>, Path(owner): Path<String>) -> Result<Json<NodeView>, AppError> {
-    let node = s
-        .c
-        .store
-        .node(&owner)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("no node {owner}")))?;
+async fn get_node(
+    State(s): State<AppState>,
+    Path(owner): Path<String>,
+) -> Result<Json<NodeView>, AppError> {
+    let node =
+        s.c.store
+            .node(&owner)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no node {owner}")))?;
     Ok(Json(NodeView::from(&node)))
 }
 
@@ -244,8 +269,14 @@ struct Limit {
     limit: Option<u32>,
 }
 
-async fn leaderboard(State(s): State<AppState>, Query(q): Query<Limit>) -> Result<Json<Vec<NodeView>>, AppError> {
-    let nodes = s.c.store.leaderboard(q.limit.unwrap_or(25).min(500)).await?;
+async fn leaderboard(
+    State(s): State<AppState>,
+    Query(q): Query<Limit>,
+) -> Result<Json<Vec<NodeView>>, AppError> {
+    let nodes =
+        s.c.store
+            .leaderboard(q.limit.unwrap_or(25).min(500))
+            .await?;
     Ok(Json(nodes.iter().map(NodeView::from).collect()))
 }
 

@@ -224,9 +224,12 @@ pub fn choose<R: Rng>(
     }
     // Best first; ties broken by owner so the order is deterministic.
     eligible.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then_with(|| candidates[a.index].node.owner.cmp(&candidates[b.index].node.owner))
+        b.score.total_cmp(&a.score).then_with(|| {
+            candidates[a.index]
+                .node
+                .owner
+                .cmp(&candidates[b.index].node.owner)
+        })
     });
     let k = policy.top_k.clamp(1, eligible.len());
     let pick = weighted_pick(&eligible[..k], rng);
@@ -242,7 +245,9 @@ fn score(policy: &Policy, job: &JobConfig, c: &Candidate, quote: &Quote) -> f64 
     let reputation = f64::from(c.node.chain.reputation.min(1_000)) / 1_000.0;
     let price = 1.0 - (quote.total as f64 / job.max_price.max(1) as f64).min(1.0);
     let capacity = c.node.capacity.max(1);
-    let busy = (c.busy_slots.len() as u32).max(c.node.running_jobs).min(capacity);
+    let busy = (c.busy_slots.len() as u32)
+        .max(c.node.running_jobs)
+        .min(capacity);
     let load = f64::from(capacity - busy) / f64::from(capacity);
     let locality = if job.region.is_empty() {
         0.5
@@ -426,7 +431,9 @@ mod tests {
         let picked = run(&[bronze, silver], &big, 1).unwrap();
         assert_eq!(picked.len(), 1);
         assert_eq!(picked[0].index, 1);
-        assert!(picked[0].quote.total >= 10 * ONE_CYXWIZ && picked[0].quote.total <= 50 * ONE_CYXWIZ);
+        assert!(
+            picked[0].quote.total >= 10 * ONE_CYXWIZ && picked[0].quote.total <= 50 * ONE_CYXWIZ
+        );
     }
 
     #[test]
@@ -436,19 +443,34 @@ mod tests {
             ..Policy::default()
         };
         let rank = |cands: &[Candidate], j: &JobConfig, p: &Policy| {
-            choose(p, &rules(), j, cands, NOW_MS, CHAIN_NOW, &mut StdRng::seed_from_u64(0))
-                .unwrap()
-                .iter()
-                .map(|c| cands[c.index].node.owner.clone())
-                .collect::<Vec<_>>()
+            choose(
+                p,
+                &rules(),
+                j,
+                cands,
+                NOW_MS,
+                CHAIN_NOW,
+                &mut StdRng::seed_from_u64(0),
+            )
+            .unwrap()
+            .iter()
+            .map(|c| cands[c.index].node.owner.clone())
+            .collect::<Vec<_>>()
         };
         assert_eq!(
-            rank(&[node("low", 100, 1), node("high", 900, 1)], &job(), &policy),
+            rank(
+                &[node("low", 100, 1), node("high", 900, 1)],
+                &job(),
+                &policy
+            ),
             ["high", "low"]
         );
         let mut cheap = node("cheap", 500, 1);
         cheap.node.price_bps = 5_000;
-        assert_eq!(rank(&[node("list", 500, 1), cheap], &job(), &policy), ["cheap", "list"]);
+        assert_eq!(
+            rank(&[node("list", 500, 1), cheap], &job(), &policy),
+            ["cheap", "list"]
+        );
         let mut loaded = node("loaded", 500, 1);
         loaded.node.capacity = 4;
         loaded.busy_slots = vec![0, 1, 2];
@@ -459,7 +481,10 @@ mod tests {
         j.region = "us".into();
         let mut us = node("us-node", 500, 1);
         us.node.region = "us".into();
-        assert_eq!(rank(&[node("eu-node", 500, 1), us], &j, &policy), ["us-node", "eu-node"]);
+        assert_eq!(
+            rank(&[node("eu-node", 500, 1), us], &j, &policy),
+            ["us-node", "eu-node"]
+        );
         policy.weights = Weights {
             reputation: 0.0,
             price: 1.0,
@@ -482,8 +507,14 @@ mod tests {
             .collect();
         // Equal nodes: the first pick comes from the top 4 (sorted by owner), all used.
         assert_eq!(firsts, [0, 1, 2, 3].into_iter().collect());
-        assert_eq!(run(&cands, &job(), 7).unwrap(), run(&cands, &job(), 7).unwrap());
-        assert_eq!(run(&cands, &job(), 7).unwrap().len(), Policy::default().max_candidates);
+        assert_eq!(
+            run(&cands, &job(), 7).unwrap(),
+            run(&cands, &job(), 7).unwrap()
+        );
+        assert_eq!(
+            run(&cands, &job(), 7).unwrap().len(),
+            Policy::default().max_candidates
+        );
     }
 
     #[test]

@@ -77,10 +77,7 @@ pub async fn build(cfg: Config) -> Result<Coordinator, AppError> {
         Some(p) => read_key(p)?,
         None => coordinator.insecure_clone(),
     };
-    let jwt = Jwt::new(
-        jwt_key.secret_bytes(),
-        cfg.api.jwt_ttl_secs as i64,
-    );
+    let jwt = Jwt::new(jwt_key.secret_bytes(), cfg.api.jwt_ttl_secs as i64);
     let gateway = Gateway::connect(
         &cfg.chain.rpc_url,
         &cfg.chain.ws_url,
@@ -97,7 +94,9 @@ fn with_password(url: &str, password: &str) -> String {
     // postgres://user@host/db → postgres://user:password@host/db
     match url.split_once("://") {
         Some((scheme, rest)) => match rest.split_once('@') {
-            Some((user, host)) if !user.contains(':') => format!("{scheme}://{user}:{password}@{host}"),
+            Some((user, host)) if !user.contains(':') => {
+                format!("{scheme}://{user}:{password}@{host}")
+            }
             _ => url.to_string(),
         },
         None => url.to_string(),

@@ -164,7 +164,9 @@ impl Coordinator {
             .await
             .map_err(|e| AppError::Unavailable(e.to_string()))?;
         for (owner, view) in owners.iter().zip(views) {
-            self.store.update_node_chain(&owner.to_string(), &view).await?;
+            self.store
+                .update_node_chain(&owner.to_string(), &view)
+                .await?;
         }
         Ok(owners.len())
     }
@@ -242,7 +244,9 @@ impl Coordinator {
             .await?
         {
             tracing::warn!(%wallet, "replayed request nonce");
-            return Err(AppError::Unauthenticated("request replayed (nonce already used)".into()));
+            return Err(AppError::Unauthenticated(
+                "request replayed (nonce already used)".into(),
+            ));
         }
         let d = self
             .shared
@@ -275,7 +279,11 @@ impl Coordinator {
         let limit = self.cfg.api.jobs_per_wallet_per_day;
         let d = self
             .shared
-            .hit(&format!("jobs:{engine}"), limit, Duration::from_secs(86_400))
+            .hit(
+                &format!("jobs:{engine}"),
+                limit,
+                Duration::from_secs(86_400),
+            )
             .await?;
         if !d.allowed {
             return Err(AppError::RateLimited {
@@ -390,7 +398,9 @@ impl Coordinator {
             .await?
             .ok_or_else(|| AppError::NotFound(format!("no job {id}")))?;
         if job.engine_wallet != caller.to_string() {
-            return Err(AppError::PermissionDenied("the job belongs to another wallet".into()));
+            return Err(AppError::PermissionDenied(
+                "the job belongs to another wallet".into(),
+            ));
         }
         Ok(job)
     }
@@ -428,7 +438,9 @@ impl Coordinator {
             }
         }
         if tx_signature.is_empty() || tx_signature.len() > 100 {
-            return Err(AppError::InvalidArgument("tx_signature must be a base58 signature".into()));
+            return Err(AppError::InvalidArgument(
+                "tx_signature must be a base58 signature".into(),
+            ));
         }
         if now_ms() > job.reserved_until {
             return Err(expired());
@@ -438,7 +450,9 @@ impl Coordinator {
             .transition(&job.id, &[JobState::Reserved], JobState::Confirming, "")
             .await?
         {
-            return Err(AppError::Aborted("the job changed state concurrently; retry".into()));
+            return Err(AppError::Aborted(
+                "the job changed state concurrently; retry".into(),
+            ));
         }
         match self.confirm_claimed(engine, &job, tx_signature).await {
             Ok(resp) => Ok(resp),
@@ -479,7 +493,9 @@ impl Coordinator {
                 return Err(AppError::FailedPrecondition(r.to_string()));
             }
             Err(VerifyError::Chain(e)) => {
-                return Err(AppError::Unavailable(format!("cannot verify the escrow: {e}")));
+                return Err(AppError::Unavailable(format!(
+                    "cannot verify the escrow: {e}"
+                )));
             }
         };
         let assign_signature = match self.gateway.assign(&job.id, &node).await {
@@ -490,7 +506,11 @@ impl Coordinator {
                     e.program_error_name().unwrap_or_default()
                 )));
             }
-            Err(e) => return Err(AppError::Unavailable(format!("cannot commit the node on chain: {e}"))),
+            Err(e) => {
+                return Err(AppError::Unavailable(format!(
+                    "cannot commit the node on chain: {e}"
+                )));
+            }
         };
         let confirmation = Confirmation {
             escrow_signature: tx_signature.to_string(),
@@ -499,14 +519,19 @@ impl Coordinator {
             assign_signature: assign_signature.clone(),
         };
         if !self.store.confirm_assigned(&job.id, &confirmation).await? {
-            return Err(AppError::Aborted("the job changed state concurrently; retry".into()));
+            return Err(AppError::Aborted(
+                "the job changed state concurrently; retry".into(),
+            ));
         }
         // Keep the fast-path hold for as long as the escrow can run.
         let hold = Duration::from_secs(
             (verified.timeout_at - self.chain_now()).clamp(60, 30 * 86_400) as u64,
         );
         if let Some((owner, slot)) = self.store.job_slot(&job.id).await? {
-            let _ = self.shared.extend(&slot_key(&owner, slot), &job.id.hex(), hold).await;
+            let _ = self
+                .shared
+                .extend(&slot_key(&owner, slot), &job.id.hex(), hold)
+                .await;
         }
         metrics::counter!("cyxwiz_escrows_confirmed_total").increment(1);
         let mut job = job.clone();
@@ -520,11 +545,10 @@ impl Coordinator {
         assign_signature: Option<String>,
     ) -> Result<v1::StartJobResponse, AppError> {
         let owner = job.node_owner.clone().unwrap_or_default();
-        let node = self
-            .store
-            .node(&owner)
-            .await?
-            .ok_or_else(|| AppError::Internal(format!("job {} names an unknown node", job.id)))?;
+        let node =
+            self.store.node(&owner).await?.ok_or_else(|| {
+                AppError::Internal(format!("job {} names an unknown node", job.id))
+            })?;
         let (token, claims) = self.jwt.issue(
             &job.engine_wallet,
             &job.id.hex(),
@@ -552,7 +576,12 @@ impl Coordinator {
 
     pub async fn status_of(&self, job: &JobRecord) -> Result<v1::JobStatus, AppError> {
         let endpoint = match &job.node_owner {
-            Some(o) => self.store.node(o).await?.map(|n| n.endpoint).unwrap_or_default(),
+            Some(o) => self
+                .store
+                .node(o)
+                .await?
+                .map(|n| n.endpoint)
+                .unwrap_or_default(),
             None => String::new(),
         };
         Ok(v1::JobStatus {
@@ -586,7 +615,12 @@ impl Coordinator {
             JobState::Reserved => {
                 if self
                     .store
-                    .transition(&job.id, &[JobState::Reserved], JobState::Cancelled, "cancelled by the user")
+                    .transition(
+                        &job.id,
+                        &[JobState::Reserved],
+                        JobState::Cancelled,
+                        "cancelled by the user",
+                    )
                     .await?
                 {
                     self.release_hold(&job).await;
@@ -608,18 +642,28 @@ impl Coordinator {
     /// Releases a job's shared hold on its node slot.
     pub async fn release_hold(&self, job: &JobRecord) {
         if let Ok(Some((owner, slot))) = self.store.job_slot(&job.id).await {
-            let _ = self.shared.release(&slot_key(&owner, slot), &job.id.hex()).await;
+            let _ = self
+                .shared
+                .release(&slot_key(&owner, slot), &job.id.hex())
+                .await;
         }
         self.invalidate_cache();
     }
 
-    pub async fn rate_node(&self, caller: &Pubkey, id: &[u8], stars: u32) -> Result<v1::RateNodeResponse, AppError> {
+    pub async fn rate_node(
+        &self,
+        caller: &Pubkey,
+        id: &[u8],
+        stars: u32,
+    ) -> Result<v1::RateNodeResponse, AppError> {
         if !(1..=5).contains(&stars) {
             return Err(AppError::InvalidArgument("stars must be 1 to 5".into()));
         }
         let job = self.owned_job(caller, id).await?;
         if job.state != JobState::Completed {
-            return Err(AppError::FailedPrecondition("only a completed job can be rated".into()));
+            return Err(AppError::FailedPrecondition(
+                "only a completed job can be rated".into(),
+            ));
         }
         let node = job.node_owner.clone().unwrap_or_default();
         if !self.store.set_rating(&job.id, &node, stars).await? {
@@ -651,11 +695,19 @@ impl Coordinator {
             AppError::InvalidArgument("tls_fingerprint must be 32 bytes (SHA-256)".into())
         })?;
         if req.region.len() > 32 {
-            return Err(AppError::InvalidArgument("region must be at most 32 bytes".into()));
+            return Err(AppError::InvalidArgument(
+                "region must be at most 32 bytes".into(),
+            ));
         }
-        let price_bps = if req.price_bps == 0 { 10_000 } else { req.price_bps };
+        let price_bps = if req.price_bps == 0 {
+            10_000
+        } else {
+            req.price_bps
+        };
         if !(5_000..=20_000).contains(&price_bps) {
-            return Err(AppError::InvalidArgument("price_bps must be 5000..=20000".into()));
+            return Err(AppError::InvalidArgument(
+                "price_bps must be 5000..=20000".into(),
+            ));
         }
         let capacity = req.capacity.clamp(1, 64);
         let caps = req.capabilities.unwrap_or_default();
@@ -671,18 +723,23 @@ impl Coordinator {
         match view.status {
             ChainStatus::Missing => {
                 return Err(AppError::FailedPrecondition(
-                    "this wallet has no NodeRegistry account: register and stake on chain first".into(),
+                    "this wallet has no NodeRegistry account: register and stake on chain first"
+                        .into(),
                 ));
             }
             ChainStatus::Banned => {
-                return Err(AppError::PermissionDenied("this node is banned on chain".into()));
+                return Err(AppError::PermissionDenied(
+                    "this node is banned on chain".into(),
+                ));
             }
             _ => {}
         }
         self.gateway
             .ensure_node_reputation(owner)
             .await
-            .map_err(|e| AppError::Unavailable(format!("cannot create the reputation account: {e}")))?;
+            .map_err(|e| {
+                AppError::Unavailable(format!("cannot create the reputation account: {e}"))
+            })?;
         let record = NodeRecord {
             owner: owner.to_string(),
             endpoint: endpoint.to_string(),
@@ -719,9 +776,19 @@ impl Coordinator {
         })
     }
 
-    pub async fn heartbeat(&self, owner: &Pubkey, running: u32) -> Result<v1::HeartbeatResponse, AppError> {
-        if !self.store.heartbeat(&owner.to_string(), now_ms(), running).await? {
-            return Err(AppError::NotFound("unknown node: call RegisterNode first".into()));
+    pub async fn heartbeat(
+        &self,
+        owner: &Pubkey,
+        running: u32,
+    ) -> Result<v1::HeartbeatResponse, AppError> {
+        if !self
+            .store
+            .heartbeat(&owner.to_string(), now_ms(), running)
+            .await?
+        {
+            return Err(AppError::NotFound(
+                "unknown node: call RegisterNode first".into(),
+            ));
         }
         let pending = self.assignments_of(owner).await?.len() as u32;
         Ok(v1::HeartbeatResponse {
@@ -742,7 +809,10 @@ impl Coordinator {
             .collect())
     }
 
-    pub async fn poll_assignments(&self, owner: &Pubkey) -> Result<v1::PollAssignmentsResponse, AppError> {
+    pub async fn poll_assignments(
+        &self,
+        owner: &Pubkey,
+    ) -> Result<v1::PollAssignmentsResponse, AppError> {
         let jobs = self.assignments_of(owner).await?;
         Ok(v1::PollAssignmentsResponse {
             assignments: jobs
@@ -761,7 +831,11 @@ impl Coordinator {
     }
 
     /// The node checks an engine's credential; it is used up by this call.
-    pub async fn verify_token(&self, node: &Pubkey, token: &str) -> Result<v1::VerifyTokenResponse, AppError> {
+    pub async fn verify_token(
+        &self,
+        node: &Pubkey,
+        token: &str,
+    ) -> Result<v1::VerifyTokenResponse, AppError> {
         let claims = self.jwt.verify(token, now_ms() / 1_000).map_err(|e| {
             tracing::warn!(%node, reason = %e, "credential refused");
             metrics::counter!("cyxwiz_tokens_refused_total").increment(1);
@@ -769,10 +843,16 @@ impl Coordinator {
         })?;
         if claims.node != node.to_string() {
             tracing::warn!(%node, "credential presented by another node");
-            return Err(AppError::PermissionDenied("the credential was issued for another node".into()));
+            return Err(AppError::PermissionDenied(
+                "the credential was issued for another node".into(),
+            ));
         }
         let ttl = Duration::from_secs((claims.exp - now_ms() / 1_000).max(1) as u64 + 60);
-        if !self.shared.use_once(&format!("jti:{}", claims.jti), ttl).await? {
+        if !self
+            .shared
+            .use_once(&format!("jti:{}", claims.jti), ttl)
+            .await?
+        {
             tracing::warn!(%node, job = %claims.job, "replayed credential");
             metrics::counter!("cyxwiz_tokens_refused_total").increment(1);
             return Err(AppError::Unauthenticated("credential already used".into()));
@@ -807,7 +887,9 @@ impl Coordinator {
             .await?
             .ok_or_else(|| AppError::NotFound(format!("no job {id}")))?;
         if job.node_owner.as_deref() != Some(node.to_string().as_str()) {
-            return Err(AppError::PermissionDenied("the job is not assigned to this node".into()));
+            return Err(AppError::PermissionDenied(
+                "the job is not assigned to this node".into(),
+            ));
         }
         Ok(job)
     }
@@ -824,18 +906,20 @@ impl Coordinator {
                 job.state.as_str()
             )));
         }
-        let hash: [u8; 32] = req
-            .checkpoint_hash
-            .as_slice()
-            .try_into()
-            .map_err(|_| AppError::InvalidArgument("checkpoint_hash must be 32 bytes".into()))?;
+        let hash: [u8; 32] =
+            req.checkpoint_hash.as_slice().try_into().map_err(|_| {
+                AppError::InvalidArgument("checkpoint_hash must be 32 bytes".into())
+            })?;
         if req.epoch == 0 || req.epoch > job.config.epochs {
             return Err(AppError::InvalidArgument(format!(
                 "epoch must be 1..={}",
                 job.config.epochs
             )));
         }
-        let reported = self.store.record_progress(&job.id, req.epoch, &hash).await?;
+        let reported = self
+            .store
+            .record_progress(&job.id, req.epoch, &hash)
+            .await?;
         Ok(v1::ReportProgressResponse {
             epochs_reported: reported,
         })
@@ -847,11 +931,10 @@ impl Coordinator {
         req: &v1::ReportCompletionRequest,
     ) -> Result<v1::ReportCompletionResponse, AppError> {
         let job = self.node_job(node, &req.job_id).await?;
-        let weights: [u8; 32] = req
-            .final_weights_hash
-            .as_slice()
-            .try_into()
-            .map_err(|_| AppError::InvalidArgument("final_weights_hash must be 32 bytes".into()))?;
+        let weights: [u8; 32] =
+            req.final_weights_hash.as_slice().try_into().map_err(|_| {
+                AppError::InvalidArgument("final_weights_hash must be 32 bytes".into())
+            })?;
         let root: [u8; 32] = req
             .merkle_root
             .as_slice()

@@ -27,7 +27,11 @@ const OPEN: [JobState; 5] = [
 
 impl Coordinator {
     /// Applies the events of one landed transaction.
-    pub async fn apply_events(&self, signature: &str, events: &[ProgramEvent]) -> Result<(), AppError> {
+    pub async fn apply_events(
+        &self,
+        signature: &str,
+        events: &[ProgramEvent],
+    ) -> Result<(), AppError> {
         for (idx, event) in events.iter().enumerate() {
             let idx = idx as u32;
             if self.store.event_processed(signature, idx).await? {
@@ -54,8 +58,11 @@ impl Coordinator {
             }
             ProgramEvent::PaymentReleased(e) => {
                 let id = JobId(e.job_id);
-                self.store.record_final(&id, &e.final_weights_hash, &e.merkle_root).await?;
-                self.finish(&id, JobState::Completed, "paid after a valid proof").await?;
+                self.store
+                    .record_final(&id, &e.final_weights_hash, &e.merkle_root)
+                    .await?;
+                self.finish(&id, JobState::Completed, "paid after a valid proof")
+                    .await?;
                 self.store
                     .record_payment(&Payment {
                         job_id: id,
@@ -70,7 +77,8 @@ impl Coordinator {
             }
             ProgramEvent::EscrowCancelled(e) => {
                 let id = JobId(e.job_id);
-                self.finish(&id, JobState::Cancelled, "cancelled on chain by the user").await?;
+                self.finish(&id, JobState::Cancelled, "cancelled on chain by the user")
+                    .await?;
                 self.store
                     .record_payment(&Payment {
                         job_id: id,
@@ -84,7 +92,8 @@ impl Coordinator {
             }
             ProgramEvent::EscrowRefunded(e) => {
                 let id = JobId(e.job_id);
-                self.finish(&id, JobState::Refunded, "refunded by anchored progress").await?;
+                self.finish(&id, JobState::Refunded, "refunded by anchored progress")
+                    .await?;
                 self.store
                     .record_payment(&Payment {
                         job_id: id,
@@ -95,13 +104,22 @@ impl Coordinator {
                         signature: signature.into(),
                     })
                     .await?;
-                if matches!(e.reason, RefundReason::NodeAbandoned | RefundReason::NodeOffline) {
-                    self.queue_for_job(&id, "failed", UpdateKind::Failed).await?;
+                if matches!(
+                    e.reason,
+                    RefundReason::NodeAbandoned | RefundReason::NodeOffline
+                ) {
+                    self.queue_for_job(&id, "failed", UpdateKind::Failed)
+                        .await?;
                 }
             }
             ProgramEvent::TimeoutRefunded(e) => {
                 let id = JobId(e.job_id);
-                self.finish(&id, JobState::TimedOut, "refunded after the escrow timed out").await?;
+                self.finish(
+                    &id,
+                    JobState::TimedOut,
+                    "refunded after the escrow timed out",
+                )
+                .await?;
                 self.store
                     .record_payment(&Payment {
                         job_id: id,
@@ -113,7 +131,8 @@ impl Coordinator {
                     })
                     .await?;
                 if e.node_slashed {
-                    self.queue_for_job(&id, "timed_out", UpdateKind::TimedOut).await?;
+                    self.queue_for_job(&id, "timed_out", UpdateKind::TimedOut)
+                        .await?;
                 }
             }
             ProgramEvent::EscrowFrozen(e) => {
@@ -205,7 +224,12 @@ impl Coordinator {
         .await
     }
 
-    async fn queue_for_job(&self, id: &JobId, cause: &str, kind: UpdateKind) -> Result<(), AppError> {
+    async fn queue_for_job(
+        &self,
+        id: &JobId,
+        cause: &str,
+        kind: UpdateKind,
+    ) -> Result<(), AppError> {
         let Some(job) = self.store.job(id).await? else {
             return Ok(());
         };
@@ -227,7 +251,15 @@ impl Coordinator {
     pub async fn reconcile(&self) -> Result<usize, AppError> {
         let jobs = self
             .store
-            .jobs_in(&[JobState::Confirming, JobState::Assigned, JobState::Running, JobState::Disputed], 10_000)
+            .jobs_in(
+                &[
+                    JobState::Confirming,
+                    JobState::Assigned,
+                    JobState::Running,
+                    JobState::Disputed,
+                ],
+                10_000,
+            )
             .await?;
         let mut changed = 0;
         for job in jobs {
@@ -250,29 +282,41 @@ impl Coordinator {
                             .await?
                 }
                 EscrowState::Assigned => false,
-                EscrowState::InProgress => self.store.mark_running(&job.id, &node, now_ms()).await?,
+                EscrowState::InProgress => {
+                    self.store.mark_running(&job.id, &node, now_ms()).await?
+                }
                 EscrowState::Disputed => {
                     self.store
-                        .transition(&job.id, &[JobState::Assigned, JobState::Running], JobState::Disputed, "frozen by a dispute")
+                        .transition(
+                            &job.id,
+                            &[JobState::Assigned, JobState::Running],
+                            JobState::Disputed,
+                            "frozen by a dispute",
+                        )
                         .await?
                 }
                 EscrowState::Completed => {
-                    self.finish(&job.id, JobState::Completed, "paid (reconciled)").await?;
+                    self.finish(&job.id, JobState::Completed, "paid (reconciled)")
+                        .await?;
                     self.queue_completed(&job.id).await?;
                     true
                 }
                 EscrowState::Cancelled => {
-                    self.finish(&job.id, JobState::Cancelled, "cancelled (reconciled)").await?;
+                    self.finish(&job.id, JobState::Cancelled, "cancelled (reconciled)")
+                        .await?;
                     true
                 }
                 EscrowState::Refunded => {
-                    self.finish(&job.id, JobState::Refunded, "refunded (reconciled)").await?;
+                    self.finish(&job.id, JobState::Refunded, "refunded (reconciled)")
+                        .await?;
                     true
                 }
                 EscrowState::TimedOut => {
-                    self.finish(&job.id, JobState::TimedOut, "timed out (reconciled)").await?;
+                    self.finish(&job.id, JobState::TimedOut, "timed out (reconciled)")
+                        .await?;
                     if escrow.accepted_at != 0 {
-                        self.queue_for_job(&job.id, "timed_out", UpdateKind::TimedOut).await?;
+                        self.queue_for_job(&job.id, "timed_out", UpdateKind::TimedOut)
+                            .await?;
                     }
                     true
                 }

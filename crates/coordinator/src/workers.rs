@@ -111,7 +111,10 @@ impl Leader {
             }
         }
         let reconcile_every = Duration::from_secs(c.cfg.chain.reconcile_interval_secs);
-        if self.last_reconcile.is_none_or(|t| t.elapsed() >= reconcile_every) {
+        if self
+            .last_reconcile
+            .is_none_or(|t| t.elapsed() >= reconcile_every)
+        {
             match c.reconcile().await {
                 Ok(changed) => {
                     tracing::debug!(changed, "reconciled");
@@ -251,12 +254,20 @@ async fn rematch_unaccepted(c: &Coordinator) -> Result<(), AppError> {
             if cand.node.owner == owner {
                 continue;
             }
-            let Some(slot) = cand.free_slot() else { continue };
+            let Some(slot) = cand.free_slot() else {
+                continue;
+            };
             let key = slot_key(&cand.node.owner, slot);
-            if !c.shared.reserve(&key, &job.id.hex(), c.cfg.reservation()).await? {
+            if !c
+                .shared
+                .reserve(&key, &job.id.hex(), c.cfg.reservation())
+                .await?
+            {
                 continue;
             }
-            let Ok(node) = cand.node.owner.parse::<Pubkey>() else { continue };
+            let Ok(node) = cand.node.owner.parse::<Pubkey>() else {
+                continue;
+            };
             let sig = match c.gateway.assign(&job.id, &node).await {
                 Ok(sig) => sig.unwrap_or_default(),
                 Err(e) => {
@@ -265,7 +276,11 @@ async fn rematch_unaccepted(c: &Coordinator) -> Result<(), AppError> {
                     continue;
                 }
             };
-            match c.store.reassign(&job.id, &owner, &cand.node.owner, slot, &sig).await {
+            match c
+                .store
+                .reassign(&job.id, &owner, &cand.node.owner, slot, &sig)
+                .await
+            {
                 Ok(true) => {
                     c.invalidate_cache();
                     metrics::counter!("cyxwiz_rematches_total").increment(1);
@@ -291,7 +306,9 @@ async fn refund_timed_out(c: &Coordinator) -> Result<(), AppError> {
         }
         match c.gateway.timeout_refund(&job.id).await {
             Ok(TimeoutOutcome::Refunded { signature, slashed }) => {
-                c.store.finish_op(&key, OpState::Done, Some(&signature), "").await?;
+                c.store
+                    .finish_op(&key, OpState::Done, Some(&signature), "")
+                    .await?;
                 tracing::info!(job = %job.id, slashed, "timeout refund sent");
                 metrics::counter!("cyxwiz_timeout_refunds_total").increment(1);
             }
@@ -301,7 +318,9 @@ async fn refund_timed_out(c: &Coordinator) -> Result<(), AppError> {
             }
             Ok(TimeoutOutcome::NotDue { .. }) => {}
             Err(e) => {
-                c.store.finish_op(&key, OpState::Pending, None, &e.to_string()).await?;
+                c.store
+                    .finish_op(&key, OpState::Pending, None, &e.to_string())
+                    .await?;
                 tracing::warn!(job = %job.id, error = %e, "timeout refund failed; will retry");
             }
         }
@@ -312,7 +331,8 @@ async fn refund_timed_out(c: &Coordinator) -> Result<(), AppError> {
 /// One uptime update per node per period, from its heartbeats.
 async fn report_uptime(c: &Coordinator) -> Result<(), AppError> {
     let period_ms = c.cfg.batching.uptime_period_secs as i64 * 1_000;
-    let expected = (period_ms / crate::service::heartbeat_interval_ms(&c.cfg)).clamp(1, i64::from(u32::MAX)) as u32;
+    let expected = (period_ms / crate::service::heartbeat_interval_ms(&c.cfg))
+        .clamp(1, i64::from(u32::MAX)) as u32;
     let period = now_ms() / period_ms.max(1);
     for (owner, received) in c.store.take_heartbeats().await? {
         let received = received.clamp(0, i64::from(expected)) as u32;
@@ -393,7 +413,12 @@ async fn submit(c: &Coordinator, batch_id: u64, updates: &[UpdateRow]) -> Result
             c.store.batch_applied(batch_id, sig).await?;
             metrics::counter!("cyxwiz_reputation_batches_total").increment(1);
             metrics::counter!("cyxwiz_reputation_updates_total").increment(updates.len() as u64);
-            tracing::info!(batch_id, updates = updates.len(), ?outcome, "reputation batch applied");
+            tracing::info!(
+                batch_id,
+                updates = updates.len(),
+                ?outcome,
+                "reputation batch applied"
+            );
             Ok(())
         }
         Err(e) if e.program_error_name().is_some() => {
@@ -404,8 +429,12 @@ async fn submit(c: &Coordinator, batch_id: u64, updates: &[UpdateRow]) -> Result
             Ok(())
         }
         Err(e) => {
-            c.store.batch_failed_attempt(batch_id, &e.to_string()).await?;
-            Err(AppError::Unavailable(format!("reputation batch {batch_id}: {e}")))
+            c.store
+                .batch_failed_attempt(batch_id, &e.to_string())
+                .await?;
+            Err(AppError::Unavailable(format!(
+                "reputation batch {batch_id}: {e}"
+            )))
         }
     }
 }

@@ -20,7 +20,16 @@ struct PrivateRedis {
 impl PrivateRedis {
     fn start(port: u16) -> PrivateRedis {
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server is installed");
@@ -64,11 +73,17 @@ async fn redis_down_refuses_submissions_clearly_and_never_double_assigns() {
     let op = Operator::on_chain(&net, 100 * ONE_CYXWIZ).await;
     op.join(&url, 1).await;
     let engine = anon_engine(&net);
-    let first = engine.submit(&url, cpu_job(2)).await.expect("submit with Redis up");
+    let first = engine
+        .submit(&url, cpu_job(2))
+        .await
+        .expect("submit with Redis up");
     assert_eq!(http_get(served.http, "/readyz").await.0, 200);
 
     drop(redis);
-    let err = anon_engine(&net).submit(&url, cpu_job(2)).await.unwrap_err();
+    let err = anon_engine(&net)
+        .submit(&url, cpu_job(2))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
     assert!(err.message().contains("Redis"), "{}", err.message());
     let (code, body) = http_get(served.http, "/readyz").await;
@@ -77,7 +92,11 @@ async fn redis_down_refuses_submissions_clearly_and_never_double_assigns() {
     // Reads from the database still work.
     let store = store_of(&store_cfg).await;
     assert_eq!(store.jobs(None, None, 10, 0).await.unwrap().len(), 1);
-    let (code, body) = http_get(served.http, &format!("/v1/jobs/{}", hex::encode(&first.job_id))).await;
+    let (code, body) = http_get(
+        served.http,
+        &format!("/v1/jobs/{}", hex::encode(&first.job_id)),
+    )
+    .await;
     assert_eq!(code, 200, "{body}");
 
     // Redis comes back empty (no persistence): the database still holds the slot.
@@ -85,7 +104,9 @@ async fn redis_down_refuses_submissions_clearly_and_never_double_assigns() {
     let mut refused = None;
     for _ in 0..40 {
         match anon_engine(&net).submit(&url, cpu_job(2)).await {
-            Err(e) if e.code() == Code::Unavailable => tokio::time::sleep(Duration::from_millis(250)).await,
+            Err(e) if e.code() == Code::Unavailable => {
+                tokio::time::sleep(Duration::from_millis(250)).await
+            }
             other => {
                 refused = Some(other);
                 break;
@@ -118,9 +139,12 @@ async fn postgres_restarted_during_a_run_fails_cleanly_then_recovers() {
     let served = Served::start(config(&net, &dir, &Db::Postgres, None)).await;
     let url = served.url();
     let op = Operator::on_chain(&net, 100 * ONE_CYXWIZ).await;
-    op.join(&url, 8).await;
+    op.join(&url, 64).await;
     let engine = anon_engine(&net);
-    let before = engine.submit(&url, cpu_job(2)).await.expect("submit before the restart");
+    let before = engine
+        .submit(&url, cpu_job(2))
+        .await
+        .expect("submit before the restart");
 
     let version = pg_cluster();
     let restart = tokio::task::spawn_blocking(move || {
@@ -137,9 +161,14 @@ async fn postgres_restarted_during_a_run_fails_cleanly_then_recovers() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(restart.await.unwrap().unwrap().success(), "pg_ctlcluster restart");
     assert!(
-        codes.iter().all(|c| matches!(c, Code::Ok | Code::Unavailable)),
+        restart.await.unwrap().unwrap().success(),
+        "pg_ctlcluster restart"
+    );
+    assert!(
+        codes
+            .iter()
+            .all(|c| matches!(c, Code::Ok | Code::Unavailable)),
         "clean failures only: {codes:?}"
     );
     // After: the pool reconnects and everything works, including the earlier job.

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use anchor_lang::solana_program::{program_pack::Pack, system_instruction};
 use common::*;
-use cyxwiz_chain::{ix, pda, state::{Escrow, EscrowState}};
+use cyxwiz_chain::{
+    ix, pda,
+    state::{Escrow, EscrowState},
+};
 use cyxwiz_common::units::ONE_CYXWIZ;
 use cyxwiz_proto::{auth::sign_now, methods, v1};
 use solana_keypair::Keypair;
@@ -18,7 +21,10 @@ use tonic::Code;
 
 async fn escrow_state(net: &cyxwiz_localnet::Localnet, job: &[u8]) -> Option<Escrow> {
     let id: [u8; 16] = job.try_into().unwrap();
-    net.client(Keypair::new()).try_account(&pda::escrow(&id)).await.unwrap()
+    net.client(Keypair::new())
+        .try_account(&pda::escrow(&id))
+        .await
+        .unwrap()
 }
 
 async fn phase_one(db: Db) {
@@ -45,18 +51,30 @@ async fn phase_one(db: Db) {
     assert_eq!(ready.escrow_address, pda::escrow(&id).to_string());
     assert_eq!(ready.mint, net.network().addresses.mint.to_string());
     let deadline_in = ready.escrow_deadline - cyxwiz_proto::auth::now_ms();
-    assert!((290_000..=300_000).contains(&deadline_in), "5-minute reservation: {deadline_in}");
-    assert_eq!(engine.status(&url, &ready.job_id).await.state, v1::JobState::Reserved as i32);
+    assert!(
+        (290_000..=300_000).contains(&deadline_in),
+        "5-minute reservation: {deadline_in}"
+    );
+    assert_eq!(
+        engine.status(&url, &ready.job_id).await.state,
+        v1::JobState::Reserved as i32
+    );
 
     let sig = engine.escrow(&net, &ready.job_id, ready.price, 4).await;
-    let start = engine.confirm(&url, &ready.job_id, &sig).await.expect("ConfirmEscrow");
+    let start = engine
+        .confirm(&url, &ready.job_id, &sig)
+        .await
+        .expect("ConfirmEscrow");
     assert_eq!(start.node_owner, op.wallet.pubkey().to_string());
     assert_eq!(start.node_tls_fingerprint, op.tls.to_vec());
     assert!(!start.assign_signature.is_empty());
     let e = escrow_state(&net, &ready.job_id).await.unwrap();
     assert_eq!(e.state, EscrowState::Assigned);
     assert_eq!(e.node, op.wallet.pubkey());
-    assert_eq!(engine.status(&url, &ready.job_id).await.state, v1::JobState::Assigned as i32);
+    assert_eq!(
+        engine.status(&url, &ready.job_id).await.state,
+        v1::JobState::Assigned as i32
+    );
 
     // The node checks the engine's credential: once.
     let mut nodes = node_client(&url).await;
@@ -66,7 +84,10 @@ async fn phase_one(db: Db) {
     // Another node cannot use it.
     let other = Operator::on_chain(&net, 100 * ONE_CYXWIZ).await;
     other.join(&url, 1).await;
-    let err = nodes.verify_token(verify(start.auth_token.clone(), &other.wallet)).await.unwrap_err();
+    let err = nodes
+        .verify_token(verify(start.auth_token.clone(), &other.wallet))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     let ok = nodes
         .verify_token(verify(start.auth_token.clone(), &op.wallet))
@@ -77,14 +98,27 @@ async fn phase_one(db: Db) {
     assert_eq!(ok.engine_wallet, engine.wallet.pubkey().to_string());
     assert_eq!(ok.tls_fingerprint, op.tls.to_vec());
     assert_eq!(ok.config.unwrap().epochs, 4);
-    let replay = nodes.verify_token(verify(start.auth_token.clone(), &op.wallet)).await.unwrap_err();
+    let replay = nodes
+        .verify_token(verify(start.auth_token.clone(), &op.wallet))
+        .await
+        .unwrap_err();
     assert_eq!(replay.code(), Code::Unauthenticated);
-    assert!(replay.message().contains("already used"), "{}", replay.message());
-    let garbage = nodes.verify_token(verify("a.b.c".into(), &op.wallet)).await.unwrap_err();
+    assert!(
+        replay.message().contains("already used"),
+        "{}",
+        replay.message()
+    );
+    let garbage = nodes
+        .verify_token(verify("a.b.c".into(), &op.wallet))
+        .await
+        .unwrap_err();
     assert_eq!(garbage.code(), Code::Unauthenticated);
 
     // A fresh credential for the owner of an assigned job.
-    let again = engine.confirm(&url, &ready.job_id, &sig).await.expect("re-issue");
+    let again = engine
+        .confirm(&url, &ready.job_id, &sig)
+        .await
+        .expect("re-issue");
     assert_ne!(again.auth_token, start.auth_token);
 
     // The node accepts on chain; the coordinator follows the event.
@@ -133,22 +167,42 @@ async fn phase_one_end_to_end_on_postgres() {
 }
 
 /// A second mint the engine holds, to fund an escrow in the wrong token.
-async fn foreign_mint_account(net: &cyxwiz_localnet::Localnet, engine: &Engine, amount: u64) -> (cyxwiz_chain::Pubkey, cyxwiz_chain::Pubkey) {
+async fn foreign_mint_account(
+    net: &cyxwiz_localnet::Localnet,
+    engine: &Engine,
+    amount: u64,
+) -> (cyxwiz_chain::Pubkey, cyxwiz_chain::Pubkey) {
     let tp = net.network().addresses.token_program;
     let mint = Keypair::new();
     let account = Keypair::new();
     let me = engine.wallet.pubkey();
     let rent_mint = engine.client.rent_exempt(Mint::LEN).await.unwrap();
-    let rent_acct = engine.client.rent_exempt(cyxwiz_chain::token::ACCOUNT_LEN).await.unwrap();
+    let rent_acct = engine
+        .client
+        .rent_exempt(cyxwiz_chain::token::ACCOUNT_LEN)
+        .await
+        .unwrap();
     let mut ixs = vec![
         system_instruction::create_account(&me, &mint.pubkey(), rent_mint, Mint::LEN as u64, &tp),
         token_ix::initialize_mint2(&tp, &mint.pubkey(), &me, None, 9).unwrap(),
     ];
     ixs.extend(
-        cyxwiz_chain::token::create_token_account(&me, &account.pubkey(), &mint.pubkey(), &tp, &me, rent_acct).unwrap(),
+        cyxwiz_chain::token::create_token_account(
+            &me,
+            &account.pubkey(),
+            &mint.pubkey(),
+            &tp,
+            &me,
+            rent_acct,
+        )
+        .unwrap(),
     );
     ixs.push(token_ix::mint_to(&tp, &mint.pubkey(), &account.pubkey(), &me, &[], amount).unwrap());
-    engine.client.send(&ixs, &[&mint, &account]).await.expect("foreign mint");
+    engine
+        .client
+        .send(&ixs, &[&mint, &account])
+        .await
+        .expect("foreign mint");
     (mint.pubkey(), account.pubkey())
 }
 
@@ -178,24 +232,41 @@ async fn bad_escrows_are_refused_and_change_nothing() {
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().contains("not found"), "{}", err.message());
     assert!(unchanged(&a).await);
-    let err = engine.confirm(&url, &a.job_id, "not-base58!").await.unwrap_err();
+    let err = engine
+        .confirm(&url, &a.job_id, "not-base58!")
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
 
     // The escrow of another job (b), presented for a.
     let sig_b = engine.escrow(&net, &b.job_id, b.price, 4).await;
     let err = engine.confirm(&url, &a.job_id, &sig_b).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
-    assert!(err.message().contains("did not create the escrow"), "{}", err.message());
+    assert!(
+        err.message().contains("did not create the escrow"),
+        "{}",
+        err.message()
+    );
     assert!(unchanged(&a).await);
-    assert_eq!(escrow_state(&net, &b.job_id).await.unwrap().state, EscrowState::Locked);
+    assert_eq!(
+        escrow_state(&net, &b.job_id).await.unwrap().state,
+        EscrowState::Locked
+    );
 
     // The right job, the wrong amount.
     let sig_c = engine.escrow(&net, &c.job_id, c.price - 1, 4).await;
     let err = engine.confirm(&url, &c.job_id, &sig_c).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
-    assert!(err.message().contains("does not match the quoted price"), "{}", err.message());
+    assert!(
+        err.message().contains("does not match the quoted price"),
+        "{}",
+        err.message()
+    );
     assert!(unchanged(&c).await);
-    assert_eq!(escrow_state(&net, &c.job_id).await.unwrap().state, EscrowState::Locked);
+    assert_eq!(
+        escrow_state(&net, &c.job_id).await.unwrap().state,
+        EscrowState::Locked
+    );
 
     // The right job and amount in another token: JobEscrow itself refuses to create it
     // (the coordinator's own mint check is a unit test of the gateway).
@@ -206,7 +277,15 @@ async fn bad_escrows_are_refused_and_change_nothing() {
     let err = engine
         .client
         .send(
-            &[ix::escrow::create_escrow(&addresses, &engine.wallet.pubkey(), &account, id_d, d.price, 4, 7 * 86_400)],
+            &[ix::escrow::create_escrow(
+                &addresses,
+                &engine.wallet.pubkey(),
+                &account,
+                id_d,
+                d.price,
+                4,
+                7 * 86_400,
+            )],
             &[],
         )
         .await
@@ -220,7 +299,10 @@ async fn bad_escrows_are_refused_and_change_nothing() {
     let err = stranger.confirm(&url, &b.job_id, &sig_b).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     // b itself confirms fine.
-    engine.confirm(&url, &b.job_id, &sig_b).await.expect("b confirms");
+    engine
+        .confirm(&url, &b.job_id, &sig_b)
+        .await
+        .expect("b confirms");
     served.stop().await;
     net.stop();
 }
@@ -244,8 +326,15 @@ async fn an_expired_reservation_is_refused_and_releases_the_node() {
     let sig = engine.escrow(&net, &ready.job_id, ready.price, 4).await;
     let err = engine.confirm(&url, &ready.job_id, &sig).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
-    assert!(err.message().contains("reservation expired"), "{}", err.message());
-    assert_eq!(escrow_state(&net, &ready.job_id).await.unwrap().state, EscrowState::Locked);
+    assert!(
+        err.message().contains("reservation expired"),
+        "{}",
+        err.message()
+    );
+    assert_eq!(
+        escrow_state(&net, &ready.job_id).await.unwrap().state,
+        EscrowState::Locked
+    );
     // The sweeper marks it expired and the node is free again.
     let mut state = 0;
     for _ in 0..50 {
@@ -256,7 +345,10 @@ async fn an_expired_reservation_is_refused_and_releases_the_node() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(state, v1::JobState::Expired as i32);
-    engine.submit(&url, cpu_job(4)).await.expect("the node is free again");
+    engine
+        .submit(&url, cpu_job(4))
+        .await
+        .expect("the node is free again");
     served.stop().await;
     net.stop();
 }
@@ -281,7 +373,11 @@ async fn rate_limits_size_limits_and_bad_signatures_are_refused() {
     engine.submit(&url, cpu_job(1)).await.unwrap();
     let err = engine.submit(&url, cpu_job(1)).await.unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted);
-    assert!(err.message().contains("2 jobs per wallet per day"), "{}", err.message());
+    assert!(
+        err.message().contains("2 jobs per wallet per day"),
+        "{}",
+        err.message()
+    );
     assert!(err.metadata().get("retry-after").is_some());
     assert_eq!(count().await, 2);
 
@@ -301,16 +397,35 @@ async fn rate_limits_size_limits_and_bad_signatures_are_refused() {
 
     // A request signed by one wallet but claiming another, and a replayed request.
     let mut engines = engine_client(&url).await;
-    let mut req = sign_now(methods::SUBMIT_JOB, v1::SubmitJobRequest { config: Some(cpu_job(1)) }, &other.wallet);
+    let mut req = sign_now(
+        methods::SUBMIT_JOB,
+        v1::SubmitJobRequest {
+            config: Some(cpu_job(1)),
+        },
+        &other.wallet,
+    );
     req.metadata_mut().insert(
         cyxwiz_proto::auth::WALLET,
         engine.wallet.pubkey().to_string().parse().unwrap(),
     );
     let err = engines.submit_job(req).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
-    let status = sign_now(methods::GET_JOB_STATUS, v1::JobRef { job_id: vec![0; 16] }, &other.wallet);
-    let replay = tonic::Request::from_parts(status.metadata().clone(), Default::default(), status.get_ref().clone());
-    assert_eq!(engines.get_job_status(status).await.unwrap_err().code(), Code::NotFound);
+    let status = sign_now(
+        methods::GET_JOB_STATUS,
+        v1::JobRef {
+            job_id: vec![0; 16],
+        },
+        &other.wallet,
+    );
+    let replay = tonic::Request::from_parts(
+        status.metadata().clone(),
+        Default::default(),
+        status.get_ref().clone(),
+    );
+    assert_eq!(
+        engines.get_job_status(status).await.unwrap_err().code(),
+        Code::NotFound
+    );
     let err = engines.get_job_status(replay).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
     assert!(err.message().contains("replayed"), "{}", err.message());

@@ -111,7 +111,11 @@ async fn a_replica_killed_mid_batch_leaves_the_batch_applied_exactly_once() {
                 .unwrap()
         );
     }
-    assert_eq!(a.wait_exit(Duration::from_secs(30)).await, Some(86), "the leader died mid-batch");
+    assert_eq!(
+        a.wait_exit(Duration::from_secs(30)).await,
+        Some(86),
+        "the leader died mid-batch"
+    );
 
     // The survivor takes the lease, finds the batch unrecorded, and settles it from chain.
     let mut applied = false;
@@ -123,13 +127,20 @@ async fn a_replica_killed_mid_batch_leaves_the_batch_applied_exactly_once() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(applied, "batch applied: {:?}", store.batches().await.unwrap());
+    assert!(
+        applied,
+        "batch applied: {:?}",
+        store.batches().await.unwrap()
+    );
     let batches = store.batches().await.unwrap();
     assert_eq!(batches.len(), 1, "no second batch for the same updates");
     assert_eq!(batches[0].batch_id, 1);
     let chain = net.client(Keypair::new());
     for op in [&x, &y] {
-        let rep: NodeReputation = chain.account(&pda::node_reputation(&op.wallet.pubkey())).await.unwrap();
+        let rep: NodeReputation = chain
+            .account(&pda::node_reputation(&op.wallet.pubkey()))
+            .await
+            .unwrap();
         assert_eq!(rep.jobs_completed, 1, "applied exactly once");
     }
     assert!(store.pending_updates(10).await.unwrap().is_empty());
@@ -140,7 +151,10 @@ async fn a_replica_killed_mid_batch_leaves_the_batch_applied_exactly_once() {
         wallet: Keypair::new(),
         token: cyxwiz_chain::Pubkey::default(),
     };
-    engine.submit(&b.url(), cpu_job(2)).await.expect("the survivor serves");
+    engine
+        .submit(&b.url(), cpu_job(2))
+        .await
+        .expect("the survivor serves");
     drop(b);
     net.stop();
 }

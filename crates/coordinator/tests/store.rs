@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{temp_dir, unique, POSTGRES};
+use common::{POSTGRES, temp_dir, unique};
 use cyxwiz_coordinator::{
     store::*,
     types::{Hardware, JobConfig, JobId, JobState, Priority},
@@ -25,9 +25,12 @@ async fn postgres() -> Store {
 
 async fn sqlite() -> Store {
     let dir = temp_dir("store");
-    Store::connect(&format!("sqlite:{}", dir.join("c.db").display()), StoreOptions::default())
-        .await
-        .unwrap()
+    Store::connect(
+        &format!("sqlite:{}", dir.join("c.db").display()),
+        StoreOptions::default(),
+    )
+    .await
+    .unwrap()
 }
 
 fn node(owner: &str) -> NodeRecord {
@@ -117,12 +120,22 @@ async fn a_slot_holds_one_job_at_a_time(s: Store) {
     s.upsert_node(&node("bob")).await.unwrap();
     let (a, b) = (job("bob"), job("bob"));
     s.create_reserved_job(&a, 0).await.unwrap();
-    assert!(matches!(s.create_reserved_job(&b, 0).await, Err(StoreError::Conflict(_))));
-    assert!(s.job(&b.id).await.unwrap().is_none(), "nothing of the refused job is written");
+    assert!(matches!(
+        s.create_reserved_job(&b, 0).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        s.job(&b.id).await.unwrap().is_none(),
+        "nothing of the refused job is written"
+    );
     s.create_reserved_job(&b, 1).await.unwrap();
     assert_eq!(s.active_slots().await.unwrap().len(), 2);
     // Ending a job frees its slot.
-    assert!(s.transition(&a.id, &[JobState::Reserved], JobState::Expired, "lapsed").await.unwrap());
+    assert!(
+        s.transition(&a.id, &[JobState::Reserved], JobState::Expired, "lapsed")
+            .await
+            .unwrap()
+    );
     let c = job("bob");
     s.create_reserved_job(&c, 0).await.unwrap();
     assert_eq!(s.job_slot(&c.id).await.unwrap(), Some(("bob".into(), 0)));
@@ -132,8 +145,16 @@ async fn transitions_are_compare_and_set(s: Store) {
     s.upsert_node(&node("carol")).await.unwrap();
     let j = job("carol");
     s.create_reserved_job(&j, 0).await.unwrap();
-    assert!(s.transition(&j.id, &[JobState::Reserved], JobState::Confirming, "").await.unwrap());
-    assert!(!s.transition(&j.id, &[JobState::Reserved], JobState::Confirming, "").await.unwrap());
+    assert!(
+        s.transition(&j.id, &[JobState::Reserved], JobState::Confirming, "")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.transition(&j.id, &[JobState::Reserved], JobState::Confirming, "")
+            .await
+            .unwrap()
+    );
     let conf = Confirmation {
         escrow_signature: "sig".into(),
         user_token: String::new(),
@@ -145,8 +166,15 @@ async fn transitions_are_compare_and_set(s: Store) {
     assert!(s.mark_running(&j.id, "carol", 7).await.unwrap());
     assert!(!s.mark_running(&j.id, "mallory", 7).await.unwrap());
     assert_eq!(s.record_progress(&j.id, 10, &[9; 32]).await.unwrap(), 10);
-    assert_eq!(s.record_progress(&j.id, 5, &[8; 32]).await.unwrap(), 10, "progress never goes back");
-    assert_eq!(s.progress(&j.id).await.unwrap(), vec![(5, [8; 32]), (10, [9; 32])]);
+    assert_eq!(
+        s.record_progress(&j.id, 5, &[8; 32]).await.unwrap(),
+        10,
+        "progress never goes back"
+    );
+    assert_eq!(
+        s.progress(&j.id).await.unwrap(),
+        vec![(5, [8; 32]), (10, [9; 32])]
+    );
     let got = s.job(&j.id).await.unwrap().unwrap();
     assert_eq!(got.state, JobState::Running);
     assert_eq!(got.escrow_timeout_secs, Some(1_000));
@@ -160,7 +188,10 @@ async fn transitions_are_compare_and_set(s: Store) {
         signature: "p".into(),
     };
     assert!(s.record_payment(&pay).await.unwrap());
-    assert!(!s.record_payment(&pay).await.unwrap(), "one payment per job");
+    assert!(
+        !s.record_payment(&pay).await.unwrap(),
+        "one payment per job"
+    );
     assert_eq!(s.payment(&j.id).await.unwrap(), Some(pay));
 }
 
@@ -199,9 +230,17 @@ async fn events_and_operations_are_recorded_once(s: Store) {
     assert!(s.event_processed("sig", 0).await.unwrap());
     assert!(!s.event_processed("sig", 1).await.unwrap());
     assert_eq!(s.begin_op("timeout_refund:x").await.unwrap(), None);
-    assert_eq!(s.begin_op("timeout_refund:x").await.unwrap(), Some(OpState::Pending));
-    s.finish_op("timeout_refund:x", OpState::Done, Some("s"), "").await.unwrap();
-    assert_eq!(s.begin_op("timeout_refund:x").await.unwrap(), Some(OpState::Done));
+    assert_eq!(
+        s.begin_op("timeout_refund:x").await.unwrap(),
+        Some(OpState::Pending)
+    );
+    s.finish_op("timeout_refund:x", OpState::Done, Some("s"), "")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.begin_op("timeout_refund:x").await.unwrap(),
+        Some(OpState::Done)
+    );
 }
 
 macro_rules! both {

@@ -35,7 +35,9 @@ pub enum AuthError {
     Missing(&'static str),
     #[error("malformed {0} metadata")]
     Malformed(&'static str),
-    #[error("request timestamp is {skew_ms} ms away from the coordinator's clock (limit {limit_ms} ms)")]
+    #[error(
+        "request timestamp is {skew_ms} ms away from the coordinator's clock (limit {limit_ms} ms)"
+    )]
     Stale { skew_ms: i64, limit_ms: i64 },
     #[error("signature does not match the wallet, method and request")]
     BadSignature,
@@ -50,7 +52,12 @@ pub struct Caller {
 }
 
 /// The bytes a caller signs.
-pub fn signing_message(method: &str, timestamp_ms: i64, nonce: &[u8; NONCE_LEN], body: &[u8]) -> Vec<u8> {
+pub fn signing_message(
+    method: &str,
+    timestamp_ms: i64,
+    nonce: &[u8; NONCE_LEN],
+    body: &[u8],
+) -> Vec<u8> {
     format!(
         "{DOMAIN}\n{method}\n{timestamp_ms}\n{}\n{}",
         hex::encode(nonce),
@@ -155,14 +162,23 @@ mod tests {
     use crate::v1::JobRef;
 
     fn job(id: u8) -> JobRef {
-        JobRef { job_id: vec![id; 16] }
+        JobRef {
+            job_id: vec![id; 16],
+        }
     }
 
     #[test]
     fn a_signed_request_verifies_and_names_its_wallet() {
         let kp = Keypair::new();
         let req = signed_request(crate::methods::GET_JOB_STATUS, job(1), &kp, 1_000);
-        let caller = verify(req.metadata(), crate::methods::GET_JOB_STATUS, req.get_ref(), 1_500, 60_000).unwrap();
+        let caller = verify(
+            req.metadata(),
+            crate::methods::GET_JOB_STATUS,
+            req.get_ref(),
+            1_500,
+            60_000,
+        )
+        .unwrap();
         assert_eq!(caller.wallet, kp.pubkey());
         assert_eq!(caller.timestamp_ms, 1_000);
     }
@@ -172,16 +188,37 @@ mod tests {
         let kp = Keypair::new();
         let req = signed_request(crate::methods::GET_JOB_STATUS, job(1), &kp, 1_000);
         assert_eq!(
-            verify(req.metadata(), crate::methods::CANCEL_JOB, req.get_ref(), 1_000, 60_000),
+            verify(
+                req.metadata(),
+                crate::methods::CANCEL_JOB,
+                req.get_ref(),
+                1_000,
+                60_000
+            ),
             Err(AuthError::BadSignature)
         );
         assert_eq!(
-            verify(req.metadata(), crate::methods::GET_JOB_STATUS, &job(2), 1_000, 60_000),
+            verify(
+                req.metadata(),
+                crate::methods::GET_JOB_STATUS,
+                &job(2),
+                1_000,
+                60_000
+            ),
             Err(AuthError::BadSignature)
         );
         assert_eq!(
-            verify(req.metadata(), crate::methods::GET_JOB_STATUS, req.get_ref(), 62_000, 60_000),
-            Err(AuthError::Stale { skew_ms: 61_000, limit_ms: 60_000 })
+            verify(
+                req.metadata(),
+                crate::methods::GET_JOB_STATUS,
+                req.get_ref(),
+                62_000,
+                60_000
+            ),
+            Err(AuthError::Stale {
+                skew_ms: 61_000,
+                limit_ms: 60_000
+            })
         );
     }
 
@@ -191,12 +228,24 @@ mod tests {
         let mut req = signed_request(crate::methods::GET_JOB_STATUS, job(1), &kp, 1_000);
         insert(req.metadata_mut(), WALLET, other.pubkey().to_string());
         assert_eq!(
-            verify(req.metadata(), crate::methods::GET_JOB_STATUS, req.get_ref(), 1_000, 60_000),
+            verify(
+                req.metadata(),
+                crate::methods::GET_JOB_STATUS,
+                req.get_ref(),
+                1_000,
+                60_000
+            ),
             Err(AuthError::BadSignature)
         );
         req.metadata_mut().remove(NONCE);
         assert_eq!(
-            verify(req.metadata(), crate::methods::GET_JOB_STATUS, req.get_ref(), 1_000, 60_000),
+            verify(
+                req.metadata(),
+                crate::methods::GET_JOB_STATUS,
+                req.get_ref(),
+                1_000,
+                60_000
+            ),
             Err(AuthError::Missing(NONCE))
         );
     }

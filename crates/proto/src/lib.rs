@@ -14,7 +14,8 @@ pub mod v1 {
     tonic::include_proto!("cyxwiz.coordinator.v1");
 
     /// The encoded file descriptor set, for gRPC reflection.
-    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("coordinator_descriptor");
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("coordinator_descriptor");
 }
 
 /// Full gRPC method names: what a request signature covers.

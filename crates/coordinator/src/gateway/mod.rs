@@ -15,7 +15,9 @@ use cyxwiz_chain::{
     events::ProgramEvent,
     ids, ix, pda,
     pubsub::{EventSubscription, ReconnectPolicy},
-    state::{self, Escrow, EscrowState, NodeAccount, NodeReputation, RegistryConfig, ReputationConfig},
+    state::{
+        self, Escrow, EscrowState, NodeAccount, NodeReputation, RegistryConfig, ReputationConfig,
+    },
 };
 use solana_commitment_config::CommitmentConfig;
 use solana_keypair::Keypair;
@@ -205,7 +207,9 @@ impl Gateway {
                 .rpc()
                 .get_multiple_accounts_with_commitment(&keys, self.commitment)
                 .await
-                .map_err(|e| cyxwiz_chain::client::classify_client_error(self.client.url(), e, &[]))?
+                .map_err(|e| {
+                    cyxwiz_chain::client::classify_client_error(self.client.url(), e, &[])
+                })?
                 .value;
             for (i, _) in chunk.iter().enumerate() {
                 let (node_key, rep_key) = (keys[2 * i], keys[2 * i + 1]);
@@ -214,10 +218,18 @@ impl Gateway {
                     None => None,
                 };
                 let rep = match accounts.get(2 * i + 1).and_then(|a| a.as_ref()) {
-                    Some(a) => Some(state::decode::<NodeReputation>(&rep_key, &a.owner, &a.data)?),
+                    Some(a) => Some(state::decode::<NodeReputation>(
+                        &rep_key, &a.owner, &a.data,
+                    )?),
                     None => None,
                 };
-                out.push(chain_node(node.as_ref(), rep.as_ref(), reputation, now_secs, synced_at_ms));
+                out.push(chain_node(
+                    node.as_ref(),
+                    rep.as_ref(),
+                    reputation,
+                    now_secs,
+                    synced_at_ms,
+                ));
             }
         }
         Ok(out)
@@ -230,7 +242,10 @@ impl Gateway {
         if self.client.raw_account(&address).await?.is_some() {
             return Ok(());
         }
-        let ixs = [ix::reputation::init_node_reputation(&self.coordinator(), owner)];
+        let ixs = [ix::reputation::init_node_reputation(
+            &self.coordinator(),
+            owner,
+        )];
         let check = move |c: ChainClient| -> cyxwiz_chain::client::AppliedFuture {
             Box::pin(async move { Ok(c.raw_account(&address).await?.is_some()) })
         };
@@ -261,18 +276,25 @@ impl Gateway {
             .rpc()
             .get_signature_status_with_commitment_and_history(&sig, self.commitment, true)
             .await
-            .map_err(|err| cyxwiz_chain::client::classify_client_error(self.client.url(), err, &[]))?;
+            .map_err(|err| {
+                cyxwiz_chain::client::classify_client_error(self.client.url(), err, &[])
+            })?;
         match status {
             None => return Err(EscrowRejection::TransactionNotFound(signature.to_string()).into()),
-            Some(Err(_)) => return Err(EscrowRejection::TransactionFailed(signature.to_string()).into()),
+            Some(Err(_)) => {
+                return Err(EscrowRejection::TransactionFailed(signature.to_string()).into());
+            }
             Some(Ok(())) => {}
         }
         let sent = self.client.transaction(&sig).await?;
-        let created_here = sent.events.iter().any(|ev| {
-            matches!(ev, ProgramEvent::EscrowCreated(c) if c.job_id == e.job.0)
-        });
+        let created_here = sent
+            .events
+            .iter()
+            .any(|ev| matches!(ev, ProgramEvent::EscrowCreated(c) if c.job_id == e.job.0));
         if !created_here {
-            return Err(EscrowRejection::NotThisJobsEscrow(signature.to_string(), e.job.hex()).into());
+            return Err(
+                EscrowRejection::NotThisJobsEscrow(signature.to_string(), e.job.hex()).into(),
+            );
         }
         let address = pda::escrow(&e.job.0);
         let escrow: Escrow = self
@@ -361,14 +383,23 @@ impl Gateway {
             .iter()
             .filter_map(|a| a.pubkey.parse::<Pubkey>().ok())
             .next()
-            .ok_or_else(|| ChainError::AccountNotFound(*user))
+            .ok_or(ChainError::AccountNotFound(*user))
     }
 
     /// Applies `updates` as reputation batch `batch_id`. Safe to call again with the
     /// same id and updates: the program applies an id once.
-    pub async fn submit_batch(&self, batch_id: u64, updates: &[UpdateRow]) -> Result<BatchOutcome, ChainError> {
-        let (owners, entries) = batch_entries(updates)?;
-        let ixs = [ix::reputation::batch_update(&self.updater.pubkey(), batch_id, &owners, entries)];
+    pub async fn submit_batch(
+        &self,
+        batch_id: u64,
+        updates: &[UpdateRow],
+    ) -> Result<BatchOutcome, ChainError> {
+        let (owners, entries) = batch_entries(updates).map_err(ChainError::Signing)?;
+        let ixs = [ix::reputation::batch_update(
+            &self.updater.pubkey(),
+            batch_id,
+            &owners,
+            entries,
+        )];
         match self.client.send(&ixs, &[&self.updater]).await {
             Ok(sent) => Ok(BatchOutcome::Applied(sent.signature.to_string())),
             Err(e) if e.program_error_name() == Some("BatchAlreadyApplied") => {
@@ -393,14 +424,14 @@ impl Gateway {
 /// The batch's distinct node owners (in first-seen order) and its updates indexing them.
 pub fn batch_entries(
     updates: &[UpdateRow],
-) -> Result<(Vec<Pubkey>, Vec<reputation_manager::ReputationUpdate>), ChainError> {
+) -> Result<(Vec<Pubkey>, Vec<reputation_manager::ReputationUpdate>), String> {
     let mut owners: Vec<Pubkey> = Vec::new();
     let mut entries = Vec::with_capacity(updates.len());
     for u in updates {
         let owner: Pubkey = u
             .node_owner
             .parse()
-            .map_err(|_| ChainError::Signing(format!("bad node owner {}", u.node_owner)))?;
+            .map_err(|_| format!("bad node owner {}", u.node_owner))?;
         let index = match owners.iter().position(|o| *o == owner) {
             Some(i) => i,
             None => {
@@ -410,7 +441,7 @@ pub fn batch_entries(
         };
         entries.push(reputation_manager::ReputationUpdate {
             node_index: u8::try_from(index)
-                .map_err(|_| ChainError::Signing("more than 256 nodes in one batch".into()))?,
+                .map_err(|_| "more than 256 nodes in one batch".to_string())?,
             kind: u.kind.to_chain(),
         });
     }
@@ -429,7 +460,8 @@ pub fn estimated_batch_bytes(updates: &[UpdateRow]) -> usize {
             bytes += 33;
         }
         bytes += match u.kind {
-            crate::store::UpdateKind::Completed { .. } | crate::store::UpdateKind::Uptime { .. } => 10,
+            crate::store::UpdateKind::Completed { .. }
+            | crate::store::UpdateKind::Uptime { .. } => 10,
             _ => 2,
         };
     }
@@ -439,7 +471,11 @@ pub fn estimated_batch_bytes(updates: &[UpdateRow]) -> usize {
 /// Solana's packet limit.
 pub const PACKET_LIMIT: usize = 1_232;
 
-fn check_escrow(escrow: &Escrow, e: &EscrowExpectation, mint: &Pubkey) -> Result<(), EscrowRejection> {
+fn check_escrow(
+    escrow: &Escrow,
+    e: &EscrowExpectation,
+    mint: &Pubkey,
+) -> Result<(), EscrowRejection> {
     if escrow.job_id != e.job.0 {
         return Err(EscrowRejection::EscrowMissing(e.job.hex()));
     }
@@ -568,28 +604,45 @@ mod tests {
 
     #[test]
     fn an_escrow_must_match_the_quote_in_every_field() {
-        let (user, mint, node) = (Pubkey::new_unique(), Pubkey::new_unique(), Pubkey::new_unique());
+        let (user, mint, node) = (
+            Pubkey::new_unique(),
+            Pubkey::new_unique(),
+            Pubkey::new_unique(),
+        );
         let (good, x) = escrow(user, mint, node);
         assert_eq!(check_escrow(&good, &x, &mint), Ok(()));
         let other = Pubkey::new_unique();
-        let cases: Vec<(Box<dyn Fn(&mut Escrow)>, &str)> = vec![
+        type Mutation = Box<dyn Fn(&mut Escrow)>;
+        let cases: Vec<(Mutation, &str)> = vec![
             (Box::new(move |e| e.user = other), "funded by"),
             (Box::new(move |e| e.mint = other), "not CYXWIZ"),
-            (Box::new(|e| e.amount = 1_001), "does not match the quoted price"),
-            (Box::new(|e| e.amount = 999), "does not match the quoted price"),
+            (
+                Box::new(|e| e.amount = 1_001),
+                "does not match the quoted price",
+            ),
+            (
+                Box::new(|e| e.amount = 999),
+                "does not match the quoted price",
+            ),
             (Box::new(|e| e.epochs_required = 9), "epochs"),
             (Box::new(|e| e.timeout_at = 4_999), "times out"),
             (Box::new(|e| e.state = EscrowState::Completed), "not open"),
-            (Box::new(move |e| {
-                e.state = EscrowState::Assigned;
-                e.node = other;
-            }), "another node"),
+            (
+                Box::new(move |e| {
+                    e.state = EscrowState::Assigned;
+                    e.node = other;
+                }),
+                "another node",
+            ),
         ];
         for (mutate, needle) in cases {
             let mut e = good.clone();
             mutate(&mut e);
             let err = check_escrow(&e, &x, &mint).unwrap_err();
-            assert!(err.to_string().contains(needle), "{err} should mention {needle}");
+            assert!(
+                err.to_string().contains(needle),
+                "{err} should mention {needle}"
+            );
         }
         let mut retried = good.clone();
         retried.state = EscrowState::Assigned;
@@ -603,7 +656,13 @@ mod tests {
         let rows = [
             row(&a, UpdateKind::Failed),
             row(&b, UpdateKind::TimedOut),
-            row(&a, UpdateKind::Completed { actual_secs: 1, estimated_secs: 2 }),
+            row(
+                &a,
+                UpdateKind::Completed {
+                    actual_secs: 1,
+                    estimated_secs: 2,
+                },
+            ),
         ];
         let (owners, entries) = batch_entries(&rows).unwrap();
         assert_eq!(owners, vec![a, b]);

@@ -54,7 +54,12 @@ pub trait SharedState: Send + Sync + 'static {
 
     /// Sliding-window rate limit: at most `limit` hits on `key` per `window`. A refused
     /// hit is not counted.
-    async fn hit(&self, key: &str, limit: u32, window: Duration) -> Result<RateDecision, SharedError>;
+    async fn hit(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+    ) -> Result<RateDecision, SharedError>;
 
     /// Marks `id` used for `ttl`; false if it was already used (a replay).
     async fn use_once(&self, id: &str, ttl: Duration) -> Result<bool, SharedError>;
@@ -62,7 +67,12 @@ pub trait SharedState: Send + Sync + 'static {
     /// Acquires or renews the lease `name` for `holder` for `ttl`. Returns the lease's
     /// fencing token while `holder` leads (the same token across renewals, a larger one
     /// for every new leader), `None` while someone else does.
-    async fn lead(&self, name: &str, holder: &str, ttl: Duration) -> Result<Option<u64>, SharedError>;
+    async fn lead(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Option<u64>, SharedError>;
 
     /// Gives up the lease `name` if `holder` has it.
     async fn resign(&self, name: &str, holder: &str) -> Result<(), SharedError>;

@@ -127,7 +127,9 @@ impl Store {
             Backend::Postgres => {
                 if let Some(schema) = &options.schema {
                     if !valid_schema(schema) {
-                        return Err(StoreError::Database(format!("invalid schema name {schema:?}")));
+                        return Err(StoreError::Database(format!(
+                            "invalid schema name {schema:?}"
+                        )));
                     }
                     // Create the schema over a plain connection, then point every pooled
                     // connection at it.
@@ -136,9 +138,11 @@ impl Store {
                         .acquire_timeout(options.acquire_timeout)
                         .connect(&url)
                         .await?;
-                    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}")))
-                        .execute(&admin)
-                        .await?;
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "CREATE SCHEMA IF NOT EXISTS {schema}"
+                    )))
+                    .execute(&admin)
+                    .await?;
                     admin.close().await;
                     let sep = if url.contains('?') { '&' } else { '?' };
                     url = format!("{url}{sep}options=-c%20search_path%3D{schema}");
@@ -160,10 +164,18 @@ impl Store {
                     if backend == Backend::Sqlite {
                         // WAL lets readers run beside the one writer; a busy writer is
                         // waited for rather than failing the request.
-                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout = 5000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
@@ -615,7 +627,12 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| Ok((to_u32(r.try_get("epoch")?)?, hash32(r.try_get("checkpoint_hash")?)?)))
+            .map(|r| {
+                Ok((
+                    to_u32(r.try_get("epoch")?)?,
+                    hash32(r.try_get("checkpoint_hash")?)?,
+                ))
+            })
             .collect()
     }
 
@@ -635,7 +652,12 @@ impl Store {
     }
 
     /// What the node reported at completion.
-    pub async fn record_final(&self, id: &JobId, weights: &[u8; 32], root: &[u8; 32]) -> Result<()> {
+    pub async fn record_final(
+        &self,
+        id: &JobId,
+        weights: &[u8; 32],
+        root: &[u8; 32],
+    ) -> Result<()> {
         sqlx::query(
             "UPDATE jobs SET final_weights = $1, merkle_root = COALESCE(merkle_root, $2),
                  updated_at = $3 WHERE id = $4",
@@ -741,14 +763,17 @@ impl Store {
 
     /// Creates batch `max + 1` holding the pending updates `ids` (those still pending),
     /// in one transaction. Returns the id and the updates it holds.
-    pub async fn create_batch(&self, ids: &[i64], created_by: &str) -> Result<(u64, Vec<UpdateRow>)> {
+    pub async fn create_batch(
+        &self,
+        ids: &[i64],
+        created_by: &str,
+    ) -> Result<(u64, Vec<UpdateRow>)> {
         let mut tx = self.pool.begin().await?;
-        let next: i64 = sqlx::query(
-            "SELECT COALESCE(MAX(batch_id), 0) + 1 AS next FROM reputation_batches",
-        )
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("next")?;
+        let next: i64 =
+            sqlx::query("SELECT COALESCE(MAX(batch_id), 0) + 1 AS next FROM reputation_batches")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("next")?;
         // Two creators racing get the same id; the primary key lets only one insert.
         sqlx::query(
             "INSERT INTO reputation_batches (batch_id, state, created_by, created_at)
@@ -772,7 +797,10 @@ impl Store {
             .bind(next)
             .fetch_all(&mut *tx)
             .await?;
-        let updates = rows.iter().map(update_from_row).collect::<Result<Vec<_>>>()?;
+        let updates = rows
+            .iter()
+            .map(update_from_row)
+            .collect::<Result<Vec<_>>>()?;
         tx.commit().await?;
         Ok((to_u64(next)?, updates))
     }
@@ -787,15 +815,14 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let batch = batch_from_row(r)?;
-            let updates = sqlx::query(
-                "SELECT * FROM reputation_updates WHERE batch_id = $1 ORDER BY id",
-            )
-            .bind(to_i64(batch.batch_id)?)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(update_from_row)
-            .collect::<Result<Vec<_>>>()?;
+            let updates =
+                sqlx::query("SELECT * FROM reputation_updates WHERE batch_id = $1 ORDER BY id")
+                    .bind(to_i64(batch.batch_id)?)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(update_from_row)
+                    .collect::<Result<Vec<_>>>()?;
             out.push((batch, updates));
         }
         Ok(out)
@@ -936,12 +963,14 @@ impl Store {
     }
 
     pub async fn event_processed(&self, signature: &str, idx: u32) -> Result<bool> {
-        Ok(sqlx::query("SELECT 1 AS x FROM processed_events WHERE signature = $1 AND idx = $2")
-            .bind(signature)
-            .bind(i64::from(idx))
-            .fetch_optional(&self.pool)
-            .await?
-            .is_some())
+        Ok(
+            sqlx::query("SELECT 1 AS x FROM processed_events WHERE signature = $1 AND idx = $2")
+                .bind(signature)
+                .bind(i64::from(idx))
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
     }
 }
 

@@ -125,11 +125,17 @@ pub struct Payment {
 /// A reputation event for the batcher (ReputationManager's `UpdateKind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateKind {
-    Completed { actual_secs: u32, estimated_secs: u32 },
+    Completed {
+        actual_secs: u32,
+        estimated_secs: u32,
+    },
     Failed,
     TimedOut,
     InvalidProof,
-    Uptime { received: u32, expected: u32 },
+    Uptime {
+        received: u32,
+        expected: u32,
+    },
 }
 
 impl UpdateKind {

@@ -21,7 +21,9 @@ use cyxwiz_localnet::{Localnet, LocalnetConfig};
 use cyxwiz_proto::{
     auth::sign_now,
     methods,
-    v1::{self, engine_service_client::EngineServiceClient, node_service_client::NodeServiceClient},
+    v1::{
+        self, engine_service_client::EngineServiceClient, node_service_client::NodeServiceClient,
+    },
 };
 use node_registry::Capabilities;
 use solana_keypair::Keypair;
@@ -206,7 +208,10 @@ impl Operator {
             .register_node(sign_now(
                 methods::REGISTER_NODE,
                 v1::RegisterNodeRequest {
-                    endpoint: format!("https://{}.node.test:7443", &self.wallet.pubkey().to_string()[..8]),
+                    endpoint: format!(
+                        "https://{}.node.test:7443",
+                        &self.wallet.pubkey().to_string()[..8]
+                    ),
                     tls_fingerprint: self.tls.to_vec(),
                     capabilities: Some(v1::Capabilities {
                         cpu_cores: 8,
@@ -269,7 +274,10 @@ pub struct Engine {
 
 impl Engine {
     pub async fn funded(net: &Localnet, tokens: u64) -> Engine {
-        let (wallet, token) = net.fund_wallet(10 * SOL, tokens).await.expect("fund engine");
+        let (wallet, token) = net
+            .fund_wallet(10 * SOL, tokens)
+            .await
+            .expect("fund engine");
         Engine {
             client: net.client(wallet.insecure_clone()),
             wallet,
@@ -277,7 +285,11 @@ impl Engine {
         }
     }
 
-    pub async fn submit(&self, url: &str, job: v1::JobConfig) -> Result<v1::NodeAssignmentReady, tonic::Status> {
+    pub async fn submit(
+        &self,
+        url: &str,
+        job: v1::JobConfig,
+    ) -> Result<v1::NodeAssignmentReady, tonic::Status> {
         engine_client(url)
             .await
             .submit_job(sign_now(
@@ -311,7 +323,12 @@ impl Engine {
             .to_string()
     }
 
-    pub async fn confirm(&self, url: &str, job_id: &[u8], sig: &str) -> Result<v1::StartJobResponse, tonic::Status> {
+    pub async fn confirm(
+        &self,
+        url: &str,
+        job_id: &[u8],
+        sig: &str,
+    ) -> Result<v1::StartJobResponse, tonic::Status> {
         engine_client(url)
             .await
             .confirm_escrow(sign_now(
@@ -331,7 +348,9 @@ impl Engine {
             .await
             .get_job_status(sign_now(
                 methods::GET_JOB_STATUS,
-                v1::JobRef { job_id: job_id.to_vec() },
+                v1::JobRef {
+                    job_id: job_id.to_vec(),
+                },
                 &self.wallet,
             ))
             .await
@@ -381,7 +400,10 @@ impl Replica {
             .env("RUST_LOG", "warn,cyxwiz_coordinator=info")
             .env("CYXWIZ_CHAIN_RPC_URL", &cfg.chain.rpc_url)
             .env("CYXWIZ_CHAIN_WS_URL", &cfg.chain.ws_url)
-            .env("CYXWIZ_CHAIN_COORDINATOR_KEYPAIR", &cfg.chain.coordinator_keypair)
+            .env(
+                "CYXWIZ_CHAIN_COORDINATOR_KEYPAIR",
+                &cfg.chain.coordinator_keypair,
+            )
             .env("CYXWIZ_CHAIN_UPDATER_KEYPAIR", &cfg.chain.updater_keypair)
             .env("CYXWIZ_DATABASE_URL", &cfg.database.url)
             .env("CYXWIZ_REDIS_URL", &cfg.redis.url)
@@ -389,12 +411,18 @@ impl Replica {
             .env("CYXWIZ_API_GRPC_LISTEN", format!("\"127.0.0.1:{grpc}\""))
             .env("CYXWIZ_API_HTTP_LISTEN", format!("\"127.0.0.1:{http}\""))
             .env("CYXWIZ_BATCHING_TICK_MS", cfg.batching.tick_ms.to_string())
-            .env("CYXWIZ_BATCHING_LEASE_SECS", cfg.batching.lease_secs.to_string())
+            .env(
+                "CYXWIZ_BATCHING_LEASE_SECS",
+                cfg.batching.lease_secs.to_string(),
+            )
             .env(
                 "CYXWIZ_BATCHING_REPUTATION_BATCH_JOBS",
                 cfg.batching.reputation_batch_jobs.to_string(),
             )
-            .env("CYXWIZ_MATCHING_CACHE_REFRESH_MS", cfg.matching.cache_refresh_ms.to_string())
+            .env(
+                "CYXWIZ_MATCHING_CACHE_REFRESH_MS",
+                cfg.matching.cache_refresh_ms.to_string(),
+            )
             .stdout(std::process::Stdio::null());
         if let Some(schema) = &cfg.database.schema {
             cmd.env("CYXWIZ_DATABASE_SCHEMA", schema);
