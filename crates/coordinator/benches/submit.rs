@@ -4,7 +4,7 @@
 //! `cargo bench -p cyxwiz-coordinator --bench submit` (results: docs/BENCHMARKS.md).
 //! Each configuration gets a fresh database with 1,000 nodes (64 slots each) inserted
 //! directly, an embedded localnet for the chain rules, coordinators served in this
-//! process on real TCP, and `CLIENTS` concurrent gRPC clients sending signed requests
+//! process on real TCP, and `LOADS` concurrent gRPC clients sending signed requests
 //! from 256 wallets for `SECONDS`. Every successful call is a job matched and a node slot
 //! reserved (shared state + database).
 
@@ -31,7 +31,8 @@ use solana_keypair::Keypair;
 use solana_signer::Signer;
 
 const NODES: usize = 1_000;
-const CLIENTS: usize = 32;
+/// Concurrent clients: a saturating load (throughput) and a light one (latency).
+const LOADS: [usize; 2] = [32, 4];
 const WALLETS: usize = 256;
 
 fn seconds() -> u64 {
@@ -146,7 +147,13 @@ struct Result {
     p99: Duration,
 }
 
-async fn run_case(net: &Localnet, dir: &std::path::Path, case: &Case, tag: &str) -> Result {
+async fn run_case(
+    net: &Localnet,
+    dir: &std::path::Path,
+    case: &Case,
+    tag: &str,
+    clients: usize,
+) -> Result {
     let cfg = config(net, dir, case, tag);
     let store = Store::connect(
         &cfg.database.url,
@@ -182,7 +189,7 @@ async fn run_case(net: &Localnet, dir: &std::path::Path, case: &Case, tag: &str)
     let measure_from = warm_until;
     let stop_at = measure_from + run_for;
     let mut tasks = Vec::new();
-    for i in 0..CLIENTS {
+    for i in 0..clients {
         let url = urls[i % urls.len()].clone();
         let wallets = wallets.clone();
         tasks.push(tokio::spawn(async move {
@@ -196,7 +203,7 @@ async fn run_case(net: &Localnet, dir: &std::path::Path, case: &Case, tag: &str)
                     break;
                 }
                 let w = &wallets[n % WALLETS];
-                n += CLIENTS;
+                n += clients;
                 let req = sign_now(
                     methods::SUBMIT_JOB,
                     v1::SubmitJobRequest {
@@ -213,7 +220,12 @@ async fn run_case(net: &Localnet, dir: &std::path::Path, case: &Case, tag: &str)
                             ok += 1;
                             lat.push(d);
                         }
-                        Err(_) => err += 1,
+                        Err(e) => {
+                            err += 1;
+                            if err <= 2 && i == 0 {
+                                eprintln!("  refused: {:?} {}", e.code(), e.message());
+                            }
+                        }
                     }
                 }
             }
@@ -286,24 +298,26 @@ fn main() {
                 replicas: 2,
             },
         ];
+        println!("SubmitJob, {NODES} nodes, {} s per case\n", seconds());
         println!(
-            "SubmitJob, {NODES} nodes, {CLIENTS} concurrent clients, {} s per case\n",
-            seconds()
+            "| configuration | clients | submits matched | refused | per second | p50 | p99 |"
         );
-        println!("| configuration | submits matched | errors | per second | p50 | p99 |");
-        println!("|---|---:|---:|---:|---:|---:|");
+        println!("|---|---:|---:|---:|---:|---:|---:|");
         let pid = std::process::id();
         for (i, case) in cases.iter().enumerate() {
-            let r = run_case(&net, &dir, case, &format!("{pid}_{i}")).await;
-            println!(
-                "| {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms |",
-                case.label,
-                r.ok,
-                r.errors,
-                r.per_sec,
-                r.p50.as_secs_f64() * 1e3,
-                r.p99.as_secs_f64() * 1e3
-            );
+            for (j, clients) in LOADS.iter().enumerate() {
+                let r = run_case(&net, &dir, case, &format!("{pid}_{i}_{j}"), *clients).await;
+                println!(
+                    "| {} | {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms |",
+                    case.label,
+                    clients,
+                    r.ok,
+                    r.errors,
+                    r.per_sec,
+                    r.p50.as_secs_f64() * 1e3,
+                    r.p99.as_secs_f64() * 1e3
+                );
+            }
         }
         net.stop();
     });

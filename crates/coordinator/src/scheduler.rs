@@ -9,6 +9,8 @@
 //! that replicas matching at the same moment spread over nodes instead of all fighting for
 //! the top one. Pure: no I/O, the caller passes the clock and the random source.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -90,16 +92,85 @@ impl Default for Policy {
     }
 }
 
-/// A node as the scheduler sees it: its record and the slots its jobs hold now.
-#[derive(Debug, Clone)]
+/// Most jobs one node runs at once (slots are bits of a `u64`).
+pub const MAX_CAPACITY: u32 = 64;
+
+/// A node as the scheduler sees it: its record and the slots its jobs hold now, as a
+/// bit mask. The mask is atomic so a replica can mark a slot it just reserved in its
+/// shared snapshot without copying the node set per request.
+#[derive(Debug)]
 pub struct Candidate {
     pub node: NodeRecord,
-    pub busy_slots: Vec<u32>,
+    busy: AtomicU64,
+}
+
+impl Clone for Candidate {
+    fn clone(&self) -> Self {
+        Candidate {
+            node: self.node.clone(),
+            busy: AtomicU64::new(self.busy_mask()),
+        }
+    }
 }
 
 impl Candidate {
+    /// `busy`: the slots taken now (slots ≥ 64 are ignored).
+    pub fn new(node: NodeRecord, busy: &[u32]) -> Candidate {
+        let mask = busy
+            .iter()
+            .filter(|s| **s < MAX_CAPACITY)
+            .fold(0u64, |m, s| m | (1 << s));
+        Candidate {
+            node,
+            busy: AtomicU64::new(mask),
+        }
+    }
+
+    fn capacity(&self) -> u32 {
+        self.node.capacity.clamp(1, MAX_CAPACITY)
+    }
+
+    pub fn busy_mask(&self) -> u64 {
+        self.busy.load(Ordering::Relaxed)
+    }
+
+    pub fn busy_count(&self) -> u32 {
+        let cap = self.capacity();
+        let usable = if cap == 64 {
+            u64::MAX
+        } else {
+            (1u64 << cap) - 1
+        };
+        (self.busy_mask() & usable).count_ones()
+    }
+
+    pub fn mark_busy(&self, slot: u32) {
+        if slot < MAX_CAPACITY {
+            self.busy.fetch_or(1 << slot, Ordering::Relaxed);
+        }
+    }
+
+    /// Atomically takes the lowest free slot in this snapshot (so concurrent requests
+    /// of one replica never try the same slot); `None` when all are taken.
+    pub fn claim_slot(&self) -> Option<u32> {
+        let mut mask = self.busy_mask();
+        loop {
+            let slot = (0..self.capacity()).find(|s| mask & (1 << s) == 0)?;
+            match self.busy.compare_exchange(
+                mask,
+                mask | (1 << slot),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(slot),
+                Err(now) => mask = now,
+            }
+        }
+    }
+
     pub fn free_slot(&self) -> Option<u32> {
-        (0..self.node.capacity.max(1)).find(|s| !self.busy_slots.contains(s))
+        let mask = self.busy_mask();
+        (0..self.capacity()).find(|s| mask & (1 << s) == 0)
     }
 }
 
@@ -244,10 +315,8 @@ fn score(policy: &Policy, job: &JobConfig, c: &Candidate, quote: &Quote) -> f64 
     let total = (w.reputation + w.price + w.load + w.locality).max(f64::EPSILON);
     let reputation = f64::from(c.node.chain.reputation.min(1_000)) / 1_000.0;
     let price = 1.0 - (quote.total as f64 / job.max_price.max(1) as f64).min(1.0);
-    let capacity = c.node.capacity.max(1);
-    let busy = (c.busy_slots.len() as u32)
-        .max(c.node.running_jobs)
-        .min(capacity);
+    let capacity = c.capacity();
+    let busy = c.busy_count().max(c.node.running_jobs).min(capacity);
     let load = f64::from(capacity - busy) / f64::from(capacity);
     let locality = if job.region.is_empty() {
         0.5
@@ -338,7 +407,7 @@ mod tests {
                 rating_sum: 0,
                 rating_count: 0,
             },
-            busy_slots: vec![],
+            busy: AtomicU64::new(0),
         }
     }
 
@@ -384,7 +453,7 @@ mod tests {
         let mut weak = node("d", 500, 1);
         weak.node.hardware.cpu_cores = 1;
         let mut busy = node("e", 500, 1);
-        busy.busy_slots = vec![0];
+        busy.mark_busy(0);
         let mut poor = node("f", 500, 1);
         poor.node.chain.stake = 49 * ONE_CYXWIZ;
         let good = node("g", 500, 1);
@@ -473,7 +542,9 @@ mod tests {
         );
         let mut loaded = node("loaded", 500, 1);
         loaded.node.capacity = 4;
-        loaded.busy_slots = vec![0, 1, 2];
+        for s in 0..3 {
+            loaded.mark_busy(s);
+        }
         let mut idle = node("idle", 500, 1);
         idle.node.capacity = 4;
         assert_eq!(rank(&[loaded, idle], &job(), &policy), ["idle", "loaded"]);
@@ -521,12 +592,21 @@ mod tests {
     fn free_slots_are_found_below_capacity() {
         let mut c = node("multi", 500, 1);
         c.node.capacity = 3;
-        c.busy_slots = vec![0, 2];
+        let c = c;
+        let c = Candidate::new(c.node, &[0, 2]);
         assert_eq!(c.free_slot(), Some(1));
-        c.busy_slots = vec![0, 1, 2];
+        assert_eq!(c.busy_count(), 2);
+        c.mark_busy(1);
         assert_eq!(c.free_slot(), None);
-        c.node.capacity = 0; // treated as 1
-        c.busy_slots = vec![];
-        assert_eq!(c.free_slot(), Some(0));
+        let mut node = c.node.clone();
+        node.capacity = 0; // treated as 1
+        assert_eq!(Candidate::new(node.clone(), &[]).free_slot(), Some(0));
+        node.capacity = 64;
+        let all: Vec<u32> = (0..63).collect();
+        let full = Candidate::new(node, &all);
+        assert_eq!(full.free_slot(), Some(63));
+        assert_eq!(full.claim_slot(), Some(63));
+        assert_eq!(full.claim_slot(), None);
+        assert_eq!(full.free_slot(), None);
     }
 }

@@ -36,10 +36,11 @@ pub fn slot_key(owner: &str, slot: u32) -> String {
     format!("slot:{owner}:{slot}")
 }
 
-/// The node set as this replica last loaded it.
+/// The node set as this replica last loaded it (shared by all requests; slots this
+/// replica reserves since are marked in place).
 #[derive(Debug, Default)]
 struct NodeCache {
-    candidates: Vec<Candidate>,
+    candidates: Arc<Vec<Candidate>>,
     loaded: Option<Instant>,
 }
 
@@ -62,6 +63,7 @@ pub struct Coordinator {
     policy: Policy,
     rules: RwLock<(ChainRules, ReputationConfig)>,
     cache: Mutex<NodeCache>,
+    reload: tokio::sync::Mutex<()>,
     clock: Mutex<ChainClock>,
     watch_slots: Arc<Semaphore>,
     node_refresh: std::sync::atomic::AtomicBool,
@@ -114,6 +116,7 @@ impl Coordinator {
             policy,
             rules: RwLock::new(rules),
             cache: Mutex::new(NodeCache::default()),
+            reload: tokio::sync::Mutex::new(()),
             clock: Mutex::new(ChainClock {
                 chain_secs,
                 at: Instant::now(),
@@ -171,28 +174,48 @@ impl Coordinator {
         Ok(owners.len())
     }
 
-    /// The node set, reloaded from the database when older than the refresh period.
-    async fn candidates(&self) -> Result<Vec<Candidate>, AppError> {
+    /// The node set, reloaded from the database when older than the refresh period (by
+    /// one request at a time; the others use the current snapshot meanwhile).
+    async fn candidates(&self) -> Result<Arc<Vec<Candidate>>, AppError> {
         let period = Duration::from_millis(self.cfg.matching.cache_refresh_ms);
-        {
+        let (snapshot, fresh) = {
             let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            if cache.loaded.is_some_and(|t| t.elapsed() < period) {
-                return Ok(cache.candidates.clone());
-            }
+            (
+                cache.candidates.clone(),
+                cache.loaded.is_some_and(|t| t.elapsed() < period),
+            )
+        };
+        if fresh {
+            return Ok(snapshot);
         }
+        let Ok(_reloading) = self.reload.try_lock() else {
+            // Another request is reloading: use what we have unless we have nothing.
+            if !snapshot.is_empty() {
+                return Ok(snapshot);
+            }
+            let _wait = self.reload.lock().await;
+            return Ok(self
+                .cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .candidates
+                .clone());
+        };
         let nodes = self.store.nodes().await?;
-        let slots = self.store.active_slots().await?;
-        let candidates: Vec<Candidate> = nodes
-            .into_iter()
-            .map(|node| {
-                let busy_slots = slots
-                    .iter()
-                    .filter(|(o, _)| *o == node.owner)
-                    .map(|(_, s)| *s)
-                    .collect();
-                Candidate { node, busy_slots }
-            })
-            .collect();
+        let mut busy: std::collections::HashMap<String, Vec<u32>> =
+            std::collections::HashMap::new();
+        for (owner, slot) in self.store.active_slots().await? {
+            busy.entry(owner).or_default().push(slot);
+        }
+        let candidates: Arc<Vec<Candidate>> = Arc::new(
+            nodes
+                .into_iter()
+                .map(|node| {
+                    let slots = busy.remove(&node.owner).unwrap_or_default();
+                    Candidate::new(node, &slots)
+                })
+                .collect(),
+        );
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         cache.candidates = candidates.clone();
         cache.loaded = Some(Instant::now());
@@ -212,7 +235,7 @@ impl Coordinator {
     }
 
     /// The scheduler's inputs, for re-matching.
-    pub(crate) async fn match_inputs(&self) -> Result<(Vec<Candidate>, ChainRules), AppError> {
+    pub(crate) async fn match_inputs(&self) -> Result<(Arc<Vec<Candidate>>, ChainRules), AppError> {
         Ok((self.candidates().await?, self.rules.read().await.0.clone()))
     }
 
@@ -223,13 +246,6 @@ impl Coordinator {
     /// Forgets the cached node set (after registrations, in tests).
     pub fn invalidate_cache(&self) {
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).loaded = None;
-    }
-
-    fn mark_busy(&self, owner: &str, slot: u32) {
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = cache.candidates.iter_mut().find(|c| c.node.owner == owner) {
-            c.busy_slots.push(slot);
-        }
     }
 
     // ── engine side ──────────────────────────────────────────────────────
@@ -315,74 +331,73 @@ impl Coordinator {
         let now = now_ms();
         let reservation = self.cfg.reservation();
         for choice in &choices {
-            let node = &candidates[choice.index].node;
-            let Some(slot) = candidates[choice.index].free_slot() else {
-                continue;
-            };
-            let key = slot_key(&node.owner, slot);
-            if !self.shared.reserve(&key, &id.hex(), reservation).await? {
-                self.mark_busy(&node.owner, slot);
-                continue;
-            }
-            let job = JobRecord {
-                id,
-                engine_wallet: engine.to_string(),
-                config: config.clone(),
-                price: choice.quote.total,
-                state: JobState::Reserved,
-                node_owner: Some(node.owner.clone()),
-                reserved_until: now + reservation.as_millis() as i64,
-                escrow_signature: None,
-                user_token: None,
-                assign_signature: None,
-                escrow_timeout_secs: None,
-                epochs_reported: 0,
-                last_checkpoint: None,
-                epochs_anchored: 0,
-                merkle_root: None,
-                final_weights: None,
-                detail: String::new(),
-                rating: None,
-                rematches: 0,
-                created_at: now,
-                updated_at: now,
-                accepted_at: None,
-                finished_at: None,
-            };
-            match self.store.create_reserved_job(&job, slot).await {
-                Ok(()) => {}
-                Err(StoreError::Conflict(_)) => {
-                    // Another replica holds the slot in the database (e.g. its shared
-                    // hold expired): the database wins.
-                    let _ = self.shared.release(&key, &id.hex()).await;
-                    self.mark_busy(&node.owner, slot);
+            let cand = &candidates[choice.index];
+            let node = &cand.node;
+            // Each slot is claimed in this replica's snapshot first (atomic), then in
+            // shared state, then in the database; losing any stage moves to the next slot.
+            while let Some(slot) = cand.claim_slot() {
+                let key = slot_key(&node.owner, slot);
+                if !self.shared.reserve(&key, &id.hex(), reservation).await? {
                     continue;
                 }
-                Err(e) => {
-                    let _ = self.shared.release(&key, &id.hex()).await;
-                    return Err(e.into());
+                let job = JobRecord {
+                    id,
+                    engine_wallet: engine.to_string(),
+                    config: config.clone(),
+                    price: choice.quote.total,
+                    state: JobState::Reserved,
+                    node_owner: Some(node.owner.clone()),
+                    reserved_until: now + reservation.as_millis() as i64,
+                    escrow_signature: None,
+                    user_token: None,
+                    assign_signature: None,
+                    escrow_timeout_secs: None,
+                    epochs_reported: 0,
+                    last_checkpoint: None,
+                    epochs_anchored: 0,
+                    merkle_root: None,
+                    final_weights: None,
+                    detail: String::new(),
+                    rating: None,
+                    rematches: 0,
+                    created_at: now,
+                    updated_at: now,
+                    accepted_at: None,
+                    finished_at: None,
+                };
+                match self.store.create_reserved_job(&job, slot).await {
+                    Ok(()) => {}
+                    Err(StoreError::Conflict(_)) => {
+                        // Another replica holds the slot in the database (e.g. its shared
+                        // hold expired): the database wins.
+                        let _ = self.shared.release(&key, &id.hex()).await;
+                        continue;
+                    }
+                    Err(e) => {
+                        let _ = self.shared.release(&key, &id.hex()).await;
+                        return Err(e.into());
+                    }
                 }
+                metrics::counter!("cyxwiz_jobs_submitted_total").increment(1);
+                let q = choice.quote;
+                return Ok(v1::NodeAssignmentReady {
+                    job_id: id.0.to_vec(),
+                    node_owner: node.owner.clone(),
+                    node_endpoint: node.endpoint.clone(),
+                    price: q.total,
+                    breakdown: Some(v1::PriceBreakdown {
+                        hourly_rate: q.hourly_rate,
+                        duration_multiplier_bps: q.duration_bps,
+                        priority_multiplier_bps: q.priority_bps,
+                        tier_adjustment_bps: q.tier_adjust_bps,
+                        total: q.total,
+                    }),
+                    escrow_deadline: job.reserved_until,
+                    escrow_address: pda::escrow(&id.0).to_string(),
+                    mint: self.gateway.addresses().mint.to_string(),
+                    epochs: config.epochs,
+                });
             }
-            self.mark_busy(&node.owner, slot);
-            metrics::counter!("cyxwiz_jobs_submitted_total").increment(1);
-            let q = choice.quote;
-            return Ok(v1::NodeAssignmentReady {
-                job_id: id.0.to_vec(),
-                node_owner: node.owner.clone(),
-                node_endpoint: node.endpoint.clone(),
-                price: q.total,
-                breakdown: Some(v1::PriceBreakdown {
-                    hourly_rate: q.hourly_rate,
-                    duration_multiplier_bps: q.duration_bps,
-                    priority_multiplier_bps: q.priority_bps,
-                    tier_adjustment_bps: q.tier_adjust_bps,
-                    total: q.total,
-                }),
-                escrow_deadline: job.reserved_until,
-                escrow_address: pda::escrow(&id.0).to_string(),
-                mint: self.gateway.addresses().mint.to_string(),
-                epochs: config.epochs,
-            });
         }
         Err(AppError::Aborted(
             "every matching node was taken by concurrent submissions; retry".into(),

@@ -156,8 +156,15 @@ impl Store {
             }
         }
         let connect = AnyConnectOptions::from_str(&url).map_err(StoreError::from)?;
+        // SQLite has one writer: with several connections, concurrent write transactions
+        // collide and SQLite's busy handler sleeps them (tens of milliseconds). One
+        // connection queues them in the pool instead, which is both faster and fair.
+        let max_connections = match backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => options.max_connections,
+        };
         let pool = AnyPoolOptions::new()
-            .max_connections(options.max_connections)
+            .max_connections(max_connections)
             .acquire_timeout(options.acquire_timeout)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
