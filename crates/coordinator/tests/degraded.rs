@@ -12,6 +12,9 @@ use cyxwiz_common::units::ONE_CYXWIZ;
 use solana_keypair::Keypair;
 use tonic::Code;
 
+/// The two tests must not overlap: one restarts the PostgreSQL the other uses.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 struct PrivateRedis {
     child: std::process::Child,
     port: u16,
@@ -60,6 +63,7 @@ fn anon_engine(net: &cyxwiz_localnet::Localnet) -> Engine {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_refuses_submissions_clearly_and_never_double_assigns() {
+    let _serial = SERIAL.lock().await;
     let net = localnet().await;
     let dir = temp_dir("redisdown");
     let port = free_port();
@@ -134,6 +138,7 @@ fn pg_cluster() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restarted_during_a_run_fails_cleanly_then_recovers() {
+    let _serial = SERIAL.lock().await;
     let net = localnet().await;
     let dir = temp_dir("pgrestart");
     let served = Served::start(config(&net, &dir, &Db::Postgres, None)).await;

@@ -121,7 +121,22 @@ async fn phase_one(db: Db) {
         .expect("re-issue");
     assert_ne!(again.auth_token, start.auth_token);
 
-    // The node accepts on chain; the coordinator follows the event.
+    // The engine watches the job while the node accepts on chain; the coordinator
+    // follows the event.
+    let mut watch = engine_client(&url)
+        .await
+        .watch_job(sign_now(
+            methods::WATCH_JOB,
+            v1::JobRef {
+                job_id: ready.job_id.clone(),
+            },
+            &engine.wallet,
+        ))
+        .await
+        .expect("WatchJob")
+        .into_inner();
+    let first = watch.message().await.unwrap().unwrap();
+    assert_eq!(first.state, v1::JobState::Assigned as i32);
     op.client
         .send(&[ix::escrow::accept_job(&op.wallet.pubkey(), id)], &[])
         .await
@@ -135,6 +150,12 @@ async fn phase_one(db: Db) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(state, v1::JobState::Running as i32);
+    let next = tokio::time::timeout(Duration::from_secs(5), watch.message())
+        .await
+        .expect("a status change is streamed")
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.state, v1::JobState::Running as i32);
     let progress = nodes
         .report_progress(sign_now(
             methods::REPORT_PROGRESS,
@@ -152,6 +173,66 @@ async fn phase_one(db: Db) {
     let s = engine.status(&url, &ready.job_id).await;
     assert_eq!(s.epochs_reported, 2);
     assert_eq!(s.last_checkpoint_hash, vec![5; 32]);
+
+    // The REST edge shows the same job and node, and publishes its contract.
+    let (code, body) = http_get(
+        served.http,
+        &format!("/v1/jobs/{}", hex::encode(&ready.job_id)),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert!(body.contains("\"state\":\"running\""), "{body}");
+    let (code, body) = http_get(served.http, "/v1/leaderboard").await;
+    assert_eq!(code, 200);
+    assert!(body.contains(&op.wallet.pubkey().to_string()), "{body}");
+    let (code, body) = http_get(served.http, "/.well-known/jwks.json").await;
+    assert_eq!(code, 200);
+    assert!(body.contains("Ed25519"), "{body}");
+    let (code, body) = http_get(served.http, "/metrics").await;
+    assert_eq!(code, 200);
+    assert!(body.contains("cyxwiz_escrows_confirmed_total"), "{body}");
+    assert_eq!(http_get(served.http, "/v1/jobs/zz").await.0, 400);
+    assert_eq!(http_get(served.http, "/v1/nodes/nobody").await.0, 404);
+    let (code, body) = http_get(served.http, "/openapi.json").await;
+    assert_eq!(code, 200);
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/v1/jobs",
+        "/v1/jobs/{id}",
+        "/v1/nodes",
+        "/v1/nodes/{owner}",
+        "/v1/leaderboard",
+        "/.well-known/jwks.json",
+    ] {
+        assert!(
+            body.contains(&format!("\"{path}\"")),
+            "{path} missing from the OpenAPI document"
+        );
+        let concrete = path
+            .replace("{id}", &hex::encode(&ready.job_id))
+            .replace("{owner}", &op.wallet.pubkey().to_string());
+        assert_eq!(http_get(served.http, &concrete).await.0, 200, "{concrete}");
+    }
+    // gRPC health for both services.
+    let channel = tonic::transport::Channel::from_shared(url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let serving = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "cyxwiz.coordinator.v1.EngineService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        serving.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
     served.stop().await;
     net.stop();
 }
