@@ -452,7 +452,7 @@ mod tests {
         stale.node.chain.heartbeat_secs = CHAIN_NOW - 86_400 + 100;
         let mut weak = node("d", 500, 1);
         weak.node.hardware.cpu_cores = 1;
-        let mut busy = node("e", 500, 1);
+        let busy = node("e", 500, 1);
         busy.mark_busy(0);
         let mut poor = node("f", 500, 1);
         poor.node.chain.stake = 49 * ONE_CYXWIZ;
