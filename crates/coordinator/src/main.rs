@@ -14,7 +14,7 @@ use cyxwiz_coordinator::{config::Config, server};
 )]
 struct Args {
     /// TOML configuration file (see deploy/services/config/coordinator.toml).
-    #[arg(long, short)]
+    #[arg(long, short, env = "CYXWIZ_CONFIG")]
     config: Option<PathBuf>,
     #[arg(long)]
     grpc_listen: Option<SocketAddr>,

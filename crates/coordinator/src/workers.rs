@@ -276,12 +276,19 @@ async fn rematch_unaccepted(c: &Coordinator) -> Result<(), AppError> {
                     continue;
                 }
             };
+            let old_slot = c.store.job_slot(&job.id).await?;
             match c
                 .store
                 .reassign(&job.id, &owner, &cand.node.owner, slot, &sig)
                 .await
             {
                 Ok(true) => {
+                    if let Some((old_owner, old)) = old_slot {
+                        let _ = c
+                            .shared
+                            .release(&slot_key(&old_owner, old), &job.id.hex())
+                            .await;
+                    }
                     c.invalidate_cache();
                     metrics::counter!("cyxwiz_rematches_total").increment(1);
                     tracing::info!(job = %job.id, from = %owner, to = %cand.node.owner, "re-matched");
@@ -298,7 +305,12 @@ async fn rematch_unaccepted(c: &Coordinator) -> Result<(), AppError> {
 
 /// Escrows past their timeout: refunded on the user's behalf, once.
 async fn refund_timed_out(c: &Coordinator) -> Result<(), AppError> {
-    let chain_now = c.chain_now();
+    // The chain's own clock, read now: deadlines are the program's, not ours.
+    let chain_now = c
+        .gateway
+        .chain_time()
+        .await
+        .map_err(|e| AppError::Unavailable(e.to_string()))?;
     for job in c.store.timed_out_jobs(chain_now, 100).await? {
         let key = format!("timeout_refund:{}", job.id);
         if c.store.begin_op(&key).await? == Some(OpState::Done) {

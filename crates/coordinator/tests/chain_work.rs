@@ -1,0 +1,158 @@
+//! The leader's chain work against the localnet: a node that goes silent before
+//! accepting is replaced on chain, and an escrow past its timeout is refunded to the user
+//! without anyone asking.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use cyxwiz_chain::{
+    pda,
+    state::{Escrow, EscrowState},
+};
+use cyxwiz_common::units::ONE_CYXWIZ;
+use cyxwiz_proto::{auth::sign_now, methods, v1};
+use solana_keypair::Keypair;
+use solana_signer::Signer;
+
+async fn escrow_of(net: &cyxwiz_localnet::Localnet, job: &[u8]) -> Escrow {
+    let id: [u8; 16] = job.try_into().unwrap();
+    net.client(Keypair::new())
+        .account(&pda::escrow(&id))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_silent_before_accepting_is_replaced_on_chain() {
+    let net = localnet().await;
+    let dir = temp_dir("rematch");
+    let mut cfg = config(&net, &dir, &Db::Sqlite, None);
+    cfg.matching.health_window_secs = 2;
+    let served = Served::start(cfg).await;
+    let url = served.url();
+    let silent = Operator::on_chain(&net, 100 * ONE_CYXWIZ).await;
+    silent.join(&url, 1).await;
+    let engine = Engine::funded(&net, 20 * ONE_CYXWIZ).await;
+    let ready = engine.submit(&url, cpu_job(4)).await.unwrap();
+    assert_eq!(ready.node_owner, silent.wallet.pubkey().to_string());
+    let sig = engine.escrow(&net, &ready.job_id, ready.price, 4).await;
+    engine.confirm(&url, &ready.job_id, &sig).await.unwrap();
+    assert_eq!(
+        escrow_of(&net, &ready.job_id).await.node,
+        silent.wallet.pubkey()
+    );
+
+    // A second node joins and keeps heartbeating; the first never does again.
+    let alive = Operator::on_chain(&net, 100 * ONE_CYXWIZ).await;
+    alive.join(&url, 1).await;
+    let beat_url = url.clone();
+    let wallet = alive.wallet.insecure_clone();
+    let beating = tokio::spawn(async move {
+        let mut nodes = node_client(&beat_url).await;
+        loop {
+            let _ = nodes
+                .heartbeat(sign_now(
+                    methods::HEARTBEAT,
+                    v1::HeartbeatRequest { running_jobs: 0 },
+                    &wallet,
+                ))
+                .await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    let mut moved = false;
+    for _ in 0..60 {
+        if escrow_of(&net, &ready.job_id).await.node == alive.wallet.pubkey() {
+            moved = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    beating.abort();
+    assert!(moved, "the job was re-assigned on chain");
+    let status = engine.status(&url, &ready.job_id).await;
+    assert_eq!(status.node_owner, alive.wallet.pubkey().to_string());
+    assert_eq!(status.state, v1::JobState::Assigned as i32);
+    // The engine gets a credential for the new node.
+    let start = engine.confirm(&url, &ready.job_id, &sig).await.unwrap();
+    assert_eq!(start.node_owner, alive.wallet.pubkey().to_string());
+    assert_eq!(start.node_tls_fingerprint, alive.tls.to_vec());
+    served.stop().await;
+    net.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_escrow_past_its_timeout_is_refunded_by_the_leader() {
+    let net = localnet().await;
+    let dir = temp_dir("timeout");
+    let cfg = config(&net, &dir, &Db::Sqlite, None);
+    let store_cfg = cfg.clone();
+    let served = Served::start(cfg).await;
+    let url = served.url();
+    let op = Operator::on_chain(&net, 100 * ONE_CYXWIZ).await;
+    op.join(&url, 1).await;
+    let engine = Engine::funded(&net, 20 * ONE_CYXWIZ).await;
+    let before = engine.client.token_balance(&engine.token).await.unwrap();
+    let ready = engine.submit(&url, cpu_job(4)).await.unwrap();
+    let id: [u8; 16] = ready.job_id.as_slice().try_into().unwrap();
+    // A one-hour escrow (the job is estimated at ten minutes).
+    let sig = engine
+        .client
+        .send(
+            &[cyxwiz_chain::ix::escrow::create_escrow(
+                &net.network().addresses,
+                &engine.wallet.pubkey(),
+                &engine.token,
+                id,
+                ready.price,
+                4,
+                3_600,
+            )],
+            &[],
+        )
+        .await
+        .unwrap()
+        .signature
+        .to_string();
+    engine.confirm(&url, &ready.job_id, &sig).await.unwrap();
+    assert_eq!(
+        engine.client.token_balance(&engine.token).await.unwrap(),
+        before - ready.price
+    );
+    // The node never accepts; two hours pass on chain.
+    net.time_travel(2 * 3_600).await.expect("time travel");
+    let mut state = 0;
+    for _ in 0..80 {
+        state = engine.status(&url, &ready.job_id).await.state;
+        if state == v1::JobState::TimedOut as i32 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(state, v1::JobState::TimedOut as i32);
+    assert_eq!(
+        escrow_of(&net, &ready.job_id).await.state,
+        EscrowState::TimedOut
+    );
+    assert_eq!(
+        engine.client.token_balance(&engine.token).await.unwrap(),
+        before
+    );
+    let store = store_of(&store_cfg).await;
+    let id = cyxwiz_coordinator::types::JobId(id);
+    let payment = store.payment(&id).await.unwrap().expect("refund recorded");
+    assert_eq!(
+        (payment.kind.as_str(), payment.to_user),
+        ("timed_out", ready.price)
+    );
+    let op_state = store
+        .op(&format!("timeout_refund:{id}"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(op_state.0, cyxwiz_coordinator::store::OpState::Done);
+    served.stop().await;
+    net.stop();
+}
