@@ -62,17 +62,20 @@ async fn a_node_silent_before_accepting_is_replaced_on_chain() {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     });
-    let mut moved = false;
+    let mut status = engine.status(&url, &ready.job_id).await;
     for _ in 0..60 {
-        if escrow_of(&net, &ready.job_id).await.node == alive.wallet.pubkey() {
-            moved = true;
+        if status.node_owner == alive.wallet.pubkey().to_string() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
+        status = engine.status(&url, &ready.job_id).await;
     }
     beating.abort();
-    assert!(moved, "the job was re-assigned on chain");
-    let status = engine.status(&url, &ready.job_id).await;
+    assert_eq!(
+        escrow_of(&net, &ready.job_id).await.node,
+        alive.wallet.pubkey(),
+        "the job was re-assigned on chain"
+    );
     assert_eq!(status.node_owner, alive.wallet.pubkey().to_string());
     assert_eq!(status.state, v1::JobState::Assigned as i32);
     // The engine gets a credential for the new node.
