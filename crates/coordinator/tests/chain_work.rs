@@ -159,3 +159,107 @@ async fn an_escrow_past_its_timeout_is_refunded_by_the_leader() {
     served.stop().await;
     net.stop();
 }
+
+/// A TCP proxy in front of the localnet's RPC that can be cut (refusing and dropping
+/// every connection) and restored on the same port.
+struct Cuttable {
+    port: u16,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl Cuttable {
+    async fn start(target: std::net::SocketAddr) -> Cuttable {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (up, rx) = tokio::sync::watch::channel(true);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if !*rx.borrow() {
+                    continue; // dropped: the client sees the connection closed
+                }
+                let mut rx = rx.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = rx.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Cuttable { port, up }
+    }
+
+    fn set(&self, up: bool) {
+        let _ = self.up.send(up);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rpc_outage_delays_a_reputation_batch_but_never_loses_or_doubles_it() {
+    use cyxwiz_coordinator::store::{NewUpdate, UpdateKind};
+    let net = localnet().await;
+    let dir = temp_dir("outage");
+    let rpc: std::net::SocketAddr = net.rpc_url().trim_start_matches("http://").parse().unwrap();
+    let proxy = Cuttable::start(rpc).await;
+    let mut cfg = config(&net, &dir, &Db::Postgres, None);
+    cfg.chain.rpc_url = format!("http://127.0.0.1:{}", proxy.port);
+    cfg.batching.reputation_batch_jobs = 1;
+    let store_cfg = cfg.clone();
+    let served = Served::start(cfg).await;
+    let op = Operator::on_chain(&net, 100 * ONE_CYXWIZ).await;
+    op.join(&served.url(), 1).await;
+    let store = store_of(&store_cfg).await;
+
+    proxy.set(false);
+    store
+        .enqueue_reputation(&NewUpdate {
+            dedup_key: "completed:outage".into(),
+            node_owner: op.wallet.pubkey().to_string(),
+            kind: UpdateKind::Completed {
+                actual_secs: 100,
+                estimated_secs: 100,
+            },
+        })
+        .await
+        .unwrap();
+    // The leader cuts the batch and fails to send it, and keeps it.
+    let mut failed = None;
+    for _ in 0..120 {
+        if let Some(b) = store.batch(1).await.unwrap()
+            && b.attempts > 0
+        {
+            failed = Some(b);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let failed = failed.expect("a failed attempt is recorded");
+    assert_eq!(failed.state, "pending");
+    assert!(!failed.last_error.is_empty());
+
+    proxy.set(true);
+    let mut applied = false;
+    for _ in 0..120 {
+        if store.batch(1).await.unwrap().unwrap().state == "applied" {
+            applied = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(applied, "the batch is applied once the RPC is back");
+    assert_eq!(store.batches().await.unwrap().len(), 1);
+    let rep: cyxwiz_chain::state::NodeReputation = net
+        .client(Keypair::new())
+        .account(&pda::node_reputation(&op.wallet.pubkey()))
+        .await
+        .unwrap();
+    assert_eq!(rep.jobs_completed, 1);
+    served.stop().await;
+    net.stop();
+}
