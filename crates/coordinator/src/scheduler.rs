@@ -293,15 +293,22 @@ pub fn choose<R: Rng>(
     if eligible.is_empty() {
         return Err(why);
     }
-    // Best first; ties broken by owner so the order is deterministic.
-    eligible.sort_by(|a, b| {
+    // Best first; ties broken by owner so the order is deterministic. Only the best
+    // `max_candidates` are ordered (a full sort of every eligible node is wasted work).
+    let order = |a: &Choice, b: &Choice| {
         b.score.total_cmp(&a.score).then_with(|| {
             candidates[a.index]
                 .node
                 .owner
                 .cmp(&candidates[b.index].node.owner)
         })
-    });
+    };
+    let keep = policy.max_candidates.max(policy.top_k).max(1);
+    if eligible.len() > keep {
+        eligible.select_nth_unstable_by(keep - 1, order);
+        eligible.truncate(keep);
+    }
+    eligible.sort_by(order);
     let k = policy.top_k.clamp(1, eligible.len());
     let pick = weighted_pick(&eligible[..k], rng);
     let first = eligible.remove(pick);

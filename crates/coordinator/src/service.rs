@@ -12,7 +12,6 @@ use std::{
 
 use cyxwiz_chain::{Pubkey, pda, state::ReputationConfig};
 use cyxwiz_proto::{auth::now_ms, v1};
-use rand::{SeedableRng, rngs::StdRng};
 use tokio::sync::{RwLock, Semaphore};
 
 use crate::{
@@ -317,7 +316,7 @@ impl Coordinator {
                 &candidates,
                 now_ms(),
                 self.chain_now(),
-                &mut StdRng::from_entropy(),
+                &mut rand::thread_rng(),
             )
         };
         let choices = choices.map_err(|why| {
