@@ -321,6 +321,17 @@ impl Coordinator {
                     true
                 }
             };
+            if escrow.state.is_terminal() && self.store.payment(&job.id).await?.is_none() {
+                // The settlement's event was missed: replay the escrow's transactions.
+                let history = self
+                    .gateway
+                    .escrow_history(&job.id, 32)
+                    .await
+                    .map_err(|e| AppError::Unavailable(e.to_string()))?;
+                for (sig, events) in history {
+                    self.apply_events(&sig.to_string(), &events).await?;
+                }
+            }
             if escrow.epochs_done > job.epochs_anchored {
                 self.store
                     .record_anchor(&job.id, escrow.epochs_done, &escrow.merkle_root)

@@ -160,6 +160,79 @@ async fn an_escrow_past_its_timeout_is_refunded_by_the_leader() {
     net.stop();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_settlement_missed_while_down_is_rebuilt_by_reconciliation() {
+    let net = localnet().await;
+    let dir = temp_dir("missed");
+    let cfg = config(&net, &dir, &Db::Sqlite, None);
+    let store_cfg = cfg.clone();
+    let served = Served::start(cfg.clone()).await;
+    let url = served.url();
+    let op = Operator::on_chain(&net, 100 * ONE_CYXWIZ).await;
+    op.join(&url, 1).await;
+    let engine = Engine::funded(&net, 20 * ONE_CYXWIZ).await;
+    let ready = engine.submit(&url, cpu_job(4)).await.unwrap();
+    let id: [u8; 16] = ready.job_id.as_slice().try_into().unwrap();
+    let sig = engine
+        .client
+        .send(
+            &[cyxwiz_chain::ix::escrow::create_escrow(
+                &net.network().addresses,
+                &engine.wallet.pubkey(),
+                &engine.token,
+                id,
+                ready.price,
+                4,
+                3_600,
+            )],
+            &[],
+        )
+        .await
+        .unwrap()
+        .signature
+        .to_string();
+    engine.confirm(&url, &ready.job_id, &sig).await.unwrap();
+    // The coordinator goes away; meanwhile the user takes the timeout refund himself.
+    served.stop().await;
+    net.time_travel(2 * 3_600).await.unwrap();
+    engine
+        .client
+        .send(
+            &[cyxwiz_chain::ix::escrow::timeout_refund(
+                &net.network().addresses,
+                &engine.wallet.pubkey(),
+                id,
+                &engine.token,
+            )],
+            &[],
+        )
+        .await
+        .expect("user's own timeout refund");
+    // A coordinator comes back on the same database and reconciles on taking the lead.
+    let served = Served::start(cfg).await;
+    let store = store_of(&store_cfg).await;
+    let job = cyxwiz_coordinator::types::JobId(id);
+    let mut payment = None;
+    for _ in 0..60 {
+        payment = store.payment(&job).await.unwrap();
+        if payment.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let payment = payment.expect("the missed settlement is rebuilt from the escrow's history");
+    assert_eq!(
+        (payment.kind.as_str(), payment.to_user),
+        ("timed_out", ready.price)
+    );
+    assert_eq!(
+        store.job(&job).await.unwrap().unwrap().state,
+        cyxwiz_coordinator::types::JobState::TimedOut
+    );
+    served.stop().await;
+    net.stop();
+}
+
 /// A TCP proxy in front of the localnet's RPC that can be cut (refusing and dropping
 /// every connection) and restored on the same port.
 struct Cuttable {

@@ -261,6 +261,39 @@ impl Gateway {
         self.client.try_account(&pda::escrow(&job.0)).await
     }
 
+    /// The successful transactions that touched job `job`'s escrow, oldest first, with
+    /// the events each emitted (at most the latest `limit`). Lets reconciliation replay
+    /// what the event stream missed.
+    pub async fn escrow_history(
+        &self,
+        job: &JobId,
+        limit: usize,
+    ) -> Result<Vec<(Signature, Vec<ProgramEvent>)>, ChainError> {
+        use solana_rpc_client::rpc_client::GetConfirmedSignaturesForAddress2Config;
+        let address = pda::escrow(&job.0);
+        let sigs = self
+            .client
+            .rpc()
+            .get_signatures_for_address_with_config(
+                &address,
+                GetConfirmedSignaturesForAddress2Config {
+                    limit: Some(limit),
+                    commitment: Some(self.commitment),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| cyxwiz_chain::client::classify_client_error(self.client.url(), e, &[]))?;
+        let mut out = Vec::with_capacity(sigs.len());
+        for s in sigs.iter().rev().filter(|s| s.err.is_none()) {
+            let Ok(sig) = s.signature.parse::<Signature>() else {
+                continue;
+            };
+            out.push((sig, self.client.transaction(&sig).await?.events));
+        }
+        Ok(out)
+    }
+
     /// Checks that `signature` is a successful transaction that created job `e.job`'s
     /// escrow, and that the escrow is exactly what the quote asked for.
     pub async fn verify_escrow(
