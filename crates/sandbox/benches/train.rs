@@ -16,7 +16,13 @@ fn native(root: &Path, kernel: &str, data: &str, epochs: u32) -> f64 {
     let bin = std::env::temp_dir().join(format!("cyxwiz-native-{kernel}-{}", std::process::id()));
     let status = Command::new("gcc")
         .current_dir(root.join("jobs"))
-        .args(["-std=c11", "-O2", "-ffp-contract=off", "-fno-math-errno", "-o"])
+        .args([
+            "-std=c11",
+            "-O2",
+            "-ffp-contract=off",
+            "-fno-math-errno",
+            "-o",
+        ])
         .arg(&bin)
         .args(["native/run.c", "src/common.c", &format!("src/{kernel}.c")])
         .status()
@@ -68,7 +74,10 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     println!("| job | epochs | native (gcc -O2) | wasmtime sandbox | sandbox / native | fuel |");
     println!("|---|---:|---:|---:|---:|---:|");
-    for (kernel, data, epochs) in [("logreg", "breast_cancer.cyxd", 30), ("mlp", "digits.cyxd", 50)] {
+    for (kernel, data, epochs) in [
+        ("logreg", "breast_cancer.cyxd", 30),
+        ("mlp", "digits.cyxd", 50),
+    ] {
         let n = native(&root, kernel, data, epochs);
         let (s, fuel) = sandboxed(&root, kernel, data, epochs);
         println!(
