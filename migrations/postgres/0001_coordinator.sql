@@ -70,6 +70,7 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_engine_created ON jobs (engine_wallet, created_at);
 CREATE INDEX jobs_state ON jobs (state);
+CREATE INDEX jobs_node_state ON jobs (node_owner, state);
 
 -- Which job holds which of a node's slots. The partial unique indexes are the
 -- authoritative guard against double assignment (Redis reservations are the fast path).

@@ -812,15 +812,10 @@ impl Coordinator {
     }
 
     async fn assignments_of(&self, owner: &Pubkey) -> Result<Vec<JobRecord>, AppError> {
-        let owner = owner.to_string();
-        let jobs = self
+        Ok(self
             .store
-            .jobs_in(&[JobState::Assigned, JobState::Running], 10_000)
-            .await?;
-        Ok(jobs
-            .into_iter()
-            .filter(|j| j.node_owner.as_deref() == Some(owner.as_str()))
-            .collect())
+            .jobs_of_node(&owner.to_string(), &[JobState::Assigned, JobState::Running])
+            .await?)
     }
 
     pub async fn poll_assignments(

@@ -130,6 +130,9 @@ async fn a_slot_holds_one_job_at_a_time(s: Store) {
     );
     s.create_reserved_job(&b, 1).await.unwrap();
     assert_eq!(s.active_slots().await.unwrap().len(), 2);
+    let bobs = s.jobs_of_node("bob", &[JobState::Reserved]).await.unwrap();
+    assert_eq!(bobs.iter().map(|j| j.id).collect::<Vec<_>>(), vec![a.id, b.id]);
+    assert!(s.jobs_of_node("bob", &[JobState::Running]).await.unwrap().is_empty());
     // Ending a job frees its slot.
     assert!(
         s.transition(&a.id, &[JobState::Reserved], JobState::Expired, "lapsed")

@@ -394,16 +394,23 @@ impl Store {
 
     /// Jobs in any of `states`, oldest update first (periodic sweeps).
     pub async fn jobs_in(&self, states: &[JobState], limit: u32) -> Result<Vec<JobRecord>> {
-        let list = states
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect::<Vec<_>>()
-            .join(",");
-        // `list` holds only the fixed state names of `JobState::as_str`.
+        let list = state_list(states);
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT * FROM jobs WHERE state IN ({list}) ORDER BY updated_at, id LIMIT $1"
         )))
         .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    /// The jobs of node `owner` in any of `states`, oldest update first.
+    pub async fn jobs_of_node(&self, owner: &str, states: &[JobState]) -> Result<Vec<JobRecord>> {
+        let list = state_list(states);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM jobs WHERE node_owner = $1 AND state IN ({list}) ORDER BY updated_at, id"
+        )))
+        .bind(owner)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(job_from_row).collect()
@@ -446,14 +453,9 @@ impl Store {
         detail: &str,
     ) -> Result<bool> {
         let now = now_ms();
-        let list = from
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect::<Vec<_>>()
-            .join(",");
+        let list = state_list(from);
         let finished = to.is_terminal().then_some(now);
         let mut tx = self.pool.begin().await?;
-        // `list` holds only the fixed state names of `JobState::as_str`.
         let r = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE jobs SET state = $1, detail = $2, updated_at = $3,
                  finished_at = COALESCE($4, finished_at)
@@ -979,6 +981,16 @@ impl Store {
                 .is_some(),
         )
     }
+}
+
+/// `states` as an SQL list of literals. Safe to splice into a query: it holds only the
+/// fixed names of [`JobState::as_str`].
+fn state_list(states: &[JobState]) -> String {
+    states
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 async fn insert_job(tx: &mut sqlx::Transaction<'_, sqlx::Any>, j: &JobRecord) -> Result<()> {
