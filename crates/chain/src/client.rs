@@ -206,7 +206,8 @@ impl ChainClient {
         &self.faults
     }
 
-    fn rpc_err(&self, e: ClientError) -> ChainError {
+    /// Classifies an error from a call made through [`ChainClient::rpc`] directly.
+    pub fn rpc_err(&self, e: ClientError) -> ChainError {
         classify_client_error(&self.url, e, &[])
     }
 

@@ -207,9 +207,7 @@ impl Gateway {
                 .rpc()
                 .get_multiple_accounts_with_commitment(&keys, self.commitment)
                 .await
-                .map_err(|e| {
-                    cyxwiz_chain::client::classify_client_error(self.client.url(), e, &[])
-                })?
+                .map_err(|e| self.client.rpc_err(e))?
                 .value;
             for (i, _) in chunk.iter().enumerate() {
                 let (node_key, rep_key) = (keys[2 * i], keys[2 * i + 1]);
@@ -283,7 +281,7 @@ impl Gateway {
                 },
             )
             .await
-            .map_err(|e| cyxwiz_chain::client::classify_client_error(self.client.url(), e, &[]))?;
+            .map_err(|e| self.client.rpc_err(e))?;
         let mut out = Vec::with_capacity(sigs.len());
         for s in sigs.iter().rev().filter(|s| s.err.is_none()) {
             let Ok(sig) = s.signature.parse::<Signature>() else {
@@ -309,9 +307,7 @@ impl Gateway {
             .rpc()
             .get_signature_status_with_commitment_and_history(&sig, self.commitment, true)
             .await
-            .map_err(|err| {
-                cyxwiz_chain::client::classify_client_error(self.client.url(), err, &[])
-            })?;
+            .map_err(|err| self.client.rpc_err(err))?;
         match status {
             None => return Err(EscrowRejection::TransactionNotFound(signature.to_string()).into()),
             Some(Err(_)) => {
@@ -411,7 +407,7 @@ impl Gateway {
             .rpc()
             .get_token_accounts_by_owner(user, TokenAccountsFilter::Mint(self.addresses.mint))
             .await
-            .map_err(|e| cyxwiz_chain::client::classify_client_error(self.client.url(), e, &[]))?;
+            .map_err(|e| self.client.rpc_err(e))?;
         accounts
             .iter()
             .filter_map(|a| a.pubkey.parse::<Pubkey>().ok())
