@@ -230,10 +230,7 @@ impl From<&NodeRecord> for NodeView {
             stake: n.chain.stake,
             chain_status: n.chain.status.as_str(),
             reputation: n.chain.reputation,
-            tier: ["bronze", "silver", "gold", "diamond"]
-                .get(usize::from(n.chain.tier))
-                .copied()
-                .unwrap_or("bronze"),
+            tier: crate::types::tier_name(n.chain.tier),
             last_heartbeat: n.last_heartbeat,
             average_rating: (n.rating_count > 0)
                 .then(|| n.rating_sum as f64 / n.rating_count as f64),
@@ -301,7 +298,7 @@ pub fn openapi_document() -> serde_json::Value {
         "cpu_cores": {"type": "integer"}, "ram_mb": {"type": "integer"}, "gpu_count": {"type": "integer"},
         "gpu_vram_mb": {"type": "integer"}, "stake": {"type": "integer"},
         "chain_status": {"type": "string"}, "reputation": {"type": "integer"},
-        "tier": {"type": "string", "enum": ["bronze", "silver", "gold", "diamond"]},
+        "tier": {"type": "string", "enum": crate::types::TIER_NAMES},
         "last_heartbeat": {"type": "integer"}, "average_rating": {"type": ["number", "null"]}}});
     let error = json!({"type": "object", "properties": {"error": {"type": "string"}}});
     let ok = |desc: &str, schema: serde_json::Value| json!({"description": desc, "content": {"application/json": {"schema": schema}}});

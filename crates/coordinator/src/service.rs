@@ -339,31 +339,15 @@ impl Coordinator {
                 if !self.shared.reserve(&key, &id.hex(), reservation).await? {
                     continue;
                 }
-                let job = JobRecord {
+                let job = JobRecord::reserved(
                     id,
-                    engine_wallet: engine.to_string(),
-                    config: config.clone(),
-                    price: choice.quote.total,
-                    state: JobState::Reserved,
-                    node_owner: Some(node.owner.clone()),
-                    reserved_until: now + reservation.as_millis() as i64,
-                    escrow_signature: None,
-                    user_token: None,
-                    assign_signature: None,
-                    escrow_timeout_secs: None,
-                    epochs_reported: 0,
-                    last_checkpoint: None,
-                    epochs_anchored: 0,
-                    merkle_root: None,
-                    final_weights: None,
-                    detail: String::new(),
-                    rating: None,
-                    rematches: 0,
-                    created_at: now,
-                    updated_at: now,
-                    accepted_at: None,
-                    finished_at: None,
-                };
+                    engine.to_string(),
+                    config.clone(),
+                    choice.quote.total,
+                    node.owner.clone(),
+                    now + reservation.as_millis() as i64,
+                    now,
+                );
                 match self.store.create_reserved_job(&job, slot).await {
                     Ok(()) => {}
                     Err(StoreError::Conflict(_)) => {
@@ -778,10 +762,7 @@ impl Coordinator {
         };
         self.store.upsert_node(&record).await?;
         self.invalidate_cache();
-        let tier = ["bronze", "silver", "gold", "diamond"]
-            .get(usize::from(view.tier))
-            .copied()
-            .unwrap_or("bronze");
+        let tier = crate::types::tier_name(view.tier);
         Ok(v1::RegisterNodeResponse {
             stake: view.stake,
             reputation: u32::from(view.reputation),

@@ -124,6 +124,17 @@ impl JobState {
     }
 }
 
+/// ReputationManager's tier names, by tier index (0 Bronze … 3 Diamond).
+pub const TIER_NAMES: [&str; 4] = ["bronze", "silver", "gold", "diamond"];
+
+/// The name of tier index `tier` (unknown indexes read as the lowest tier).
+pub fn tier_name(tier: u8) -> &'static str {
+    TIER_NAMES
+        .get(usize::from(tier))
+        .copied()
+        .unwrap_or(TIER_NAMES[0])
+}
+
 /// Job priority (pricing multiplier).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priority {

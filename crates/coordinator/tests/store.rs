@@ -66,42 +66,27 @@ fn node(owner: &str) -> NodeRecord {
 }
 
 fn job(node: &str) -> JobRecord {
-    JobRecord {
-        id: JobId::random(),
-        engine_wallet: "engine".into(),
-        config: JobConfig {
-            module_hash: [1; 32],
-            module_size: 10,
-            dataset_hash: [2; 32],
-            dataset_size: 20,
-            epochs: 100,
-            hardware: Hardware::default(),
-            max_price: 1_000,
-            priority: Priority::High,
-            estimated_secs: 60,
-            region: String::new(),
-        },
-        price: 900,
-        state: JobState::Reserved,
-        node_owner: Some(node.into()),
-        reserved_until: 10,
-        escrow_signature: None,
-        user_token: None,
-        assign_signature: None,
-        escrow_timeout_secs: None,
-        epochs_reported: 0,
-        last_checkpoint: None,
-        epochs_anchored: 0,
-        merkle_root: None,
-        final_weights: None,
-        detail: String::new(),
-        rating: None,
-        rematches: 0,
-        created_at: 5,
-        updated_at: 5,
-        accepted_at: None,
-        finished_at: None,
-    }
+    let config = JobConfig {
+        module_hash: [1; 32],
+        module_size: 10,
+        dataset_hash: [2; 32],
+        dataset_size: 20,
+        epochs: 100,
+        hardware: Hardware::default(),
+        max_price: 1_000,
+        priority: Priority::High,
+        estimated_secs: 60,
+        region: String::new(),
+    };
+    JobRecord::reserved(
+        JobId::random(),
+        "engine".into(),
+        config,
+        900,
+        node.into(),
+        10,
+        5,
+    )
 }
 
 async fn records_round_trip(s: Store) {
@@ -131,8 +116,17 @@ async fn a_slot_holds_one_job_at_a_time(s: Store) {
     s.create_reserved_job(&b, 1).await.unwrap();
     assert_eq!(s.active_slots().await.unwrap().len(), 2);
     let bobs = s.jobs_of_node("bob", &[JobState::Reserved]).await.unwrap();
-    assert_eq!(bobs.iter().map(|j| j.id).collect::<Vec<_>>(), vec![a.id, b.id]);
-    assert!(s.jobs_of_node("bob", &[JobState::Running]).await.unwrap().is_empty());
+    let mut ids: Vec<JobId> = bobs.iter().map(|j| j.id).collect();
+    ids.sort();
+    let mut want = vec![a.id, b.id];
+    want.sort();
+    assert_eq!(ids, want);
+    assert!(
+        s.jobs_of_node("bob", &[JobState::Running])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Ending a job frees its slot.
     assert!(
         s.transition(&a.id, &[JobState::Reserved], JobState::Expired, "lapsed")

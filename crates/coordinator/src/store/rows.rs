@@ -100,6 +100,45 @@ pub struct JobRecord {
     pub finished_at: Option<i64>,
 }
 
+impl JobRecord {
+    /// A job just matched: reserved on `node` until `reserved_until`, nothing else known.
+    pub fn reserved(
+        id: JobId,
+        engine_wallet: String,
+        config: JobConfig,
+        price: u64,
+        node: String,
+        reserved_until: i64,
+        now: i64,
+    ) -> JobRecord {
+        JobRecord {
+            id,
+            engine_wallet,
+            config,
+            price,
+            state: JobState::Reserved,
+            node_owner: Some(node),
+            reserved_until,
+            escrow_signature: None,
+            user_token: None,
+            assign_signature: None,
+            escrow_timeout_secs: None,
+            epochs_reported: 0,
+            last_checkpoint: None,
+            epochs_anchored: 0,
+            merkle_root: None,
+            final_weights: None,
+            detail: String::new(),
+            rating: None,
+            rematches: 0,
+            created_at: now,
+            updated_at: now,
+            accepted_at: None,
+            finished_at: None,
+        }
+    }
+}
+
 /// What confirming an escrow established.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Confirmation {
