@@ -37,7 +37,9 @@ async fn a_node_silent_before_accepting_is_replaced_on_chain() {
     let engine = Engine::funded(&net, 20 * ONE_CYXWIZ).await;
     let ready = engine.submit(&url, cpu_job(4)).await.unwrap();
     assert_eq!(ready.node_owner, silent.wallet.pubkey().to_string());
-    let sig = engine.escrow(&net, &ready.job_id, ready.price, 4).await;
+    let sig = engine
+        .escrow(&net, &ready.job_id, ready.price, 4, 7 * 86_400)
+        .await;
     engine.confirm(&url, &ready.job_id, &sig).await.unwrap();
     assert_eq!(
         escrow_of(&net, &ready.job_id).await.node,
@@ -102,23 +104,8 @@ async fn an_escrow_past_its_timeout_is_refunded_by_the_leader() {
     let id: [u8; 16] = ready.job_id.as_slice().try_into().unwrap();
     // A one-hour escrow (the job is estimated at ten minutes).
     let sig = engine
-        .client
-        .send(
-            &[cyxwiz_chain::ix::escrow::create_escrow(
-                &net.network().addresses,
-                &engine.wallet.pubkey(),
-                &engine.token,
-                id,
-                ready.price,
-                4,
-                3_600,
-            )],
-            &[],
-        )
-        .await
-        .unwrap()
-        .signature
-        .to_string();
+        .escrow(&net, &ready.job_id, ready.price, 4, 3_600)
+        .await;
     engine.confirm(&url, &ready.job_id, &sig).await.unwrap();
     assert_eq!(
         engine.client.token_balance(&engine.token).await.unwrap(),
@@ -174,23 +161,8 @@ async fn a_settlement_missed_while_down_is_rebuilt_by_reconciliation() {
     let ready = engine.submit(&url, cpu_job(4)).await.unwrap();
     let id: [u8; 16] = ready.job_id.as_slice().try_into().unwrap();
     let sig = engine
-        .client
-        .send(
-            &[cyxwiz_chain::ix::escrow::create_escrow(
-                &net.network().addresses,
-                &engine.wallet.pubkey(),
-                &engine.token,
-                id,
-                ready.price,
-                4,
-                3_600,
-            )],
-            &[],
-        )
-        .await
-        .unwrap()
-        .signature
-        .to_string();
+        .escrow(&net, &ready.job_id, ready.price, 4, 3_600)
+        .await;
     engine.confirm(&url, &ready.job_id, &sig).await.unwrap();
     // The coordinator goes away; meanwhile the user takes the timeout refund himself.
     served.stop().await;

@@ -9,7 +9,6 @@ use std::{process::Command, time::Duration};
 
 use common::*;
 use cyxwiz_common::units::ONE_CYXWIZ;
-use solana_keypair::Keypair;
 use tonic::Code;
 
 /// The two tests must not overlap: one restarts the PostgreSQL the other uses.
@@ -53,14 +52,6 @@ impl Drop for PrivateRedis {
     }
 }
 
-fn anon_engine(net: &cyxwiz_localnet::Localnet) -> Engine {
-    Engine {
-        client: net.client(Keypair::new()),
-        wallet: Keypair::new(),
-        token: cyxwiz_chain::Pubkey::default(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_refuses_submissions_clearly_and_never_double_assigns() {
     let _serial = SERIAL.lock().await;
@@ -76,7 +67,7 @@ async fn redis_down_refuses_submissions_clearly_and_never_double_assigns() {
     let url = served.url();
     let op = Operator::on_chain(&net, 100 * ONE_CYXWIZ).await;
     op.join(&url, 1).await;
-    let engine = anon_engine(&net);
+    let engine = Engine::unfunded(&net);
     let first = engine
         .submit(&url, cpu_job(2))
         .await
@@ -84,7 +75,7 @@ async fn redis_down_refuses_submissions_clearly_and_never_double_assigns() {
     assert_eq!(http_get(served.http, "/readyz").await.0, 200);
 
     drop(redis);
-    let err = anon_engine(&net)
+    let err = Engine::unfunded(&net)
         .submit(&url, cpu_job(2))
         .await
         .unwrap_err();
@@ -107,7 +98,7 @@ async fn redis_down_refuses_submissions_clearly_and_never_double_assigns() {
     let _redis = PrivateRedis::start(port);
     let mut refused = None;
     for _ in 0..40 {
-        match anon_engine(&net).submit(&url, cpu_job(2)).await {
+        match Engine::unfunded(&net).submit(&url, cpu_job(2)).await {
             Err(e) if e.code() == Code::Unavailable => {
                 tokio::time::sleep(Duration::from_millis(250)).await
             }
@@ -145,7 +136,7 @@ async fn postgres_restarted_during_a_run_fails_cleanly_then_recovers() {
     let url = served.url();
     let op = Operator::on_chain(&net, 100 * ONE_CYXWIZ).await;
     op.join(&url, 64).await;
-    let engine = anon_engine(&net);
+    let engine = Engine::unfunded(&net);
     let before = engine
         .submit(&url, cpu_job(2))
         .await
@@ -160,7 +151,7 @@ async fn postgres_restarted_during_a_run_fails_cleanly_then_recovers() {
     // While it restarts: every answer is a success or a clean UNAVAILABLE.
     let mut codes = Vec::new();
     while !restart.is_finished() {
-        match anon_engine(&net).submit(&url, cpu_job(2)).await {
+        match Engine::unfunded(&net).submit(&url, cpu_job(2)).await {
             Ok(_) => codes.push(Code::Ok),
             Err(e) => codes.push(e.code()),
         }
@@ -179,7 +170,11 @@ async fn postgres_restarted_during_a_run_fails_cleanly_then_recovers() {
     // After: the pool reconnects and everything works, including the earlier job.
     let mut ok = false;
     for _ in 0..60 {
-        if anon_engine(&net).submit(&url, cpu_job(2)).await.is_ok() {
+        if Engine::unfunded(&net)
+            .submit(&url, cpu_job(2))
+            .await
+            .is_ok()
+        {
             ok = true;
             break;
         }

@@ -19,6 +19,8 @@ use solana_signer::Signer;
 use spl_token_2022_interface::{instruction as token_ix, state::Mint};
 use tonic::Code;
 
+const WEEK: i64 = 7 * 86_400;
+
 async fn escrow_state(net: &cyxwiz_localnet::Localnet, job: &[u8]) -> Option<Escrow> {
     let id: [u8; 16] = job.try_into().unwrap();
     net.client(Keypair::new())
@@ -60,7 +62,9 @@ async fn phase_one(db: Db) {
         v1::JobState::Reserved as i32
     );
 
-    let sig = engine.escrow(&net, &ready.job_id, ready.price, 4).await;
+    let sig = engine
+        .escrow(&net, &ready.job_id, ready.price, 4, WEEK)
+        .await;
     let start = engine
         .confirm(&url, &ready.job_id, &sig)
         .await
@@ -352,7 +356,7 @@ async fn bad_escrows_are_refused_and_change_nothing() {
     assert_eq!(err.code(), Code::FailedPrecondition);
 
     // The escrow of another job (b), presented for a.
-    let sig_b = engine.escrow(&net, &b.job_id, b.price, 4).await;
+    let sig_b = engine.escrow(&net, &b.job_id, b.price, 4, WEEK).await;
     let err = engine.confirm(&url, &a.job_id, &sig_b).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(
@@ -367,7 +371,7 @@ async fn bad_escrows_are_refused_and_change_nothing() {
     );
 
     // The right job, the wrong amount.
-    let sig_c = engine.escrow(&net, &c.job_id, c.price - 1, 4).await;
+    let sig_c = engine.escrow(&net, &c.job_id, c.price - 1, 4, WEEK).await;
     let err = engine.confirm(&url, &c.job_id, &sig_c).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(
@@ -436,7 +440,9 @@ async fn an_expired_reservation_is_refused_and_releases_the_node() {
     let busy = engine.submit(&url, cpu_job(4)).await.unwrap_err();
     assert_eq!(busy.code(), Code::ResourceExhausted);
     tokio::time::sleep(Duration::from_millis(2_500)).await;
-    let sig = engine.escrow(&net, &ready.job_id, ready.price, 4).await;
+    let sig = engine
+        .escrow(&net, &ready.job_id, ready.price, 4, WEEK)
+        .await;
     let err = engine.confirm(&url, &ready.job_id, &sig).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(

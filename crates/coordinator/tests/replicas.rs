@@ -36,17 +36,8 @@ async fn two_replicas_racing_never_assign_a_node_slot_twice() {
     let mut tasks = Vec::new();
     for i in 0..16 {
         let url = if i % 2 == 0 { a.url() } else { b.url() };
+        let engine = Engine::unfunded(&net);
         tasks.push(tokio::spawn(async move {
-            let engine = Engine {
-                client: cyxwiz_chain::client::ChainClient::new(
-                    "http://127.0.0.1:1",
-                    Keypair::new(),
-                    solana_commitment_config::CommitmentConfig::confirmed(),
-                )
-                .unwrap(),
-                wallet: Keypair::new(),
-                token: cyxwiz_chain::Pubkey::default(),
-            };
             engine.submit(&url, cpu_job(2)).await
         }));
     }
@@ -146,12 +137,7 @@ async fn a_replica_killed_mid_batch_leaves_the_batch_applied_exactly_once() {
     assert!(store.pending_updates(10).await.unwrap().is_empty());
 
     // The survivor still serves.
-    let engine = Engine {
-        client: net.client(Keypair::new()),
-        wallet: Keypair::new(),
-        token: cyxwiz_chain::Pubkey::default(),
-    };
-    engine
+    Engine::unfunded(&net)
         .submit(&b.url(), cpu_job(2))
         .await
         .expect("the survivor serves");

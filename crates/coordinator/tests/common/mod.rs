@@ -301,8 +301,25 @@ impl Engine {
             .map(|r| r.into_inner())
     }
 
-    /// Funds job `job_id`'s escrow with `amount`; returns the transaction signature.
-    pub async fn escrow(&self, net: &Localnet, job_id: &[u8], amount: u64, epochs: u32) -> String {
+    /// A wallet with nothing on chain: enough to sign coordinator calls.
+    pub fn unfunded(net: &Localnet) -> Engine {
+        Engine {
+            client: net.client(Keypair::new()),
+            wallet: Keypair::new(),
+            token: Pubkey::default(),
+        }
+    }
+
+    /// Funds job `job_id`'s escrow with `amount`, timing out after `timeout_secs`;
+    /// returns the transaction signature.
+    pub async fn escrow(
+        &self,
+        net: &Localnet,
+        job_id: &[u8],
+        amount: u64,
+        epochs: u32,
+        timeout_secs: i64,
+    ) -> String {
         let id: [u8; 16] = job_id.try_into().unwrap();
         self.client
             .send(
@@ -313,7 +330,7 @@ impl Engine {
                     id,
                     amount,
                     epochs,
-                    7 * 86_400,
+                    timeout_secs,
                 )],
                 &[],
             )
