@@ -292,6 +292,35 @@ impl ChainClient {
         state::token_amount(token_account, &acc.data)
     }
 
+    /// The token accounts `owner` holds on `mint`, largest balance first (where refunds
+    /// and payments to a wallet go when it did not name an account).
+    pub async fn token_accounts(
+        &self,
+        owner: &Pubkey,
+        mint: &Pubkey,
+    ) -> Result<Vec<Pubkey>, ChainError> {
+        use solana_rpc_client_api::request::TokenAccountsFilter;
+        let accounts = self
+            .rpc
+            .get_token_accounts_by_owner_with_commitment(
+                owner,
+                TokenAccountsFilter::Mint(*mint),
+                self.commitment,
+            )
+            .await
+            .map_err(|e| self.rpc_err(e))?
+            .value;
+        let mut out = Vec::with_capacity(accounts.len());
+        for a in &accounts {
+            if let Ok(key) = a.pubkey.parse::<Pubkey>() {
+                let amount = self.token_balance(&key).await.unwrap_or(0);
+                out.push((amount, key));
+            }
+        }
+        out.sort_by(|a, b| b.0.cmp(&a.0));
+        Ok(out.into_iter().map(|(_, k)| k).collect())
+    }
+
     /// Rent-exempt minimum for `len` bytes.
     pub async fn rent_exempt(&self, len: usize) -> Result<u64, ChainError> {
         self.rpc

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod config;
 
 /// Generated messages, clients (`*_client`) and servers (`*_server`).
 pub mod v1 {

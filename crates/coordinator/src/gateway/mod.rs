@@ -401,16 +401,10 @@ impl Gateway {
 
     /// The user's CYXWIZ token account that refunds go to: the largest one they own.
     async fn refund_account(&self, user: &Pubkey) -> Result<Pubkey, ChainError> {
-        use solana_rpc_client_api::request::TokenAccountsFilter;
-        let accounts = self
-            .client
-            .rpc()
-            .get_token_accounts_by_owner(user, TokenAccountsFilter::Mint(self.addresses.mint))
-            .await
-            .map_err(|e| self.client.rpc_err(e))?;
-        accounts
-            .iter()
-            .filter_map(|a| a.pubkey.parse::<Pubkey>().ok())
+        self.client
+            .token_accounts(user, &self.addresses.mint)
+            .await?
+            .into_iter()
             .next()
             .ok_or(ChainError::AccountNotFound(*user))
     }

@@ -1,0 +1,661 @@
+//! `cyxwiz`: submit WASM training jobs to the CyxWiz network and collect verified
+//! weights. Human output by default; `--json` prints one JSON object per command.
+
+use std::{
+    io::{BufRead, IsTerminal, Write},
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use cyxwiz_channel::v1::{Completion, Phase, TrainingMetrics};
+use cyxwiz_engine_client::{
+    Engine, EngineConfig, Event, JobSpec, Observer, Quote, amount::display_tokens,
+    engine::job_state_name, journal::JobRecord, node::phase_of, parse_tokens, spec::parse_priority,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cyxwiz",
+    version,
+    about = "Train WASM models on the CyxWiz network"
+)]
+struct Cli {
+    /// Configuration file (default ~/.cyxwiz/config.toml).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Wallet keypair (Solana CLI JSON); overrides [engine] keypair.
+    #[arg(long, global = true)]
+    keypair: Option<PathBuf>,
+    /// Solana RPC URL; overrides [chain] rpc_url.
+    #[arg(long, global = true)]
+    rpc_url: Option<String>,
+    /// Coordinator gRPC URL; overrides [coordinator] url.
+    #[arg(long, global = true)]
+    coordinator: Option<String>,
+    /// Print one JSON object instead of human output.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Submit a job, pay its escrow, upload, follow training and collect the weights.
+    Run(RunArgs),
+    /// List the jobs in the local journal.
+    Jobs,
+    /// Show a job's state (coordinator, chain and journal).
+    Status {
+        /// Job id (or a unique prefix of one in the journal).
+        job: String,
+    },
+    /// Download a completed job's weights and verify them against the chain.
+    Result {
+        job: String,
+        /// Where to write the weights (default: the job's directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Cancel a job that has not started (refund minus the cancellation fee).
+    Cancel { job: String },
+    /// Rate a completed job's node, 1 to 5 stars.
+    Rate { job: String, stars: u8 },
+    /// The wallet's SOL and CYXWIZ.
+    Balance,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// The WASM training module.
+    module: PathBuf,
+    /// The dataset (.cyxd).
+    #[arg(long)]
+    data: PathBuf,
+    #[arg(long)]
+    epochs: u32,
+    /// The kernel's RNG seed.
+    #[arg(long, default_value_t = 0)]
+    seed: i64,
+    /// The most you will pay, in CYXWIZ (default: [engine] max_price).
+    #[arg(long)]
+    max_price: Option<String>,
+    /// Your estimate of the training time in seconds (default: [engine] estimated_secs).
+    #[arg(long)]
+    estimated_secs: Option<u32>,
+    /// The escrow's timeout in seconds (default: [engine] timeout_secs; 0 = program default).
+    #[arg(long)]
+    timeout_secs: Option<i64>,
+    #[arg(long)]
+    cpu_cores: Option<u32>,
+    #[arg(long)]
+    ram_mb: Option<u32>,
+    /// Preferred node region.
+    #[arg(long)]
+    region: Option<String>,
+    /// low, normal, high or critical.
+    #[arg(long)]
+    priority: Option<String>,
+    /// Accept the quoted price without asking.
+    #[arg(long, short = 'y')]
+    yes: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let json = cli.json;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            if json {
+                println!("{}", json!({ "ok": false, "error": format!("{e:#}") }));
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<EngineConfig> {
+    let mut config = EngineConfig::load(cli.config.as_deref())?;
+    if let Some(k) = &cli.keypair {
+        config.engine.keypair = cyxwiz_proto::config::expand_home(k);
+    }
+    if let Some(u) = &cli.rpc_url {
+        config.chain.rpc_url = u.clone();
+    }
+    if let Some(u) = &cli.coordinator {
+        config.coordinator.url = u.clone();
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+fn engine(config: EngineConfig) -> anyhow::Result<Engine> {
+    let path = config.engine.keypair.clone();
+    Engine::new(config).with_context(|| {
+        format!(
+            "loading the wallet {} (create one with `solana-keygen new -o {}` or pass --keypair)",
+            path.display(),
+            path.display()
+        )
+    })
+}
+
+fn print(json: bool, value: serde_json::Value, human: impl FnOnce()) {
+    if json {
+        println!("{value}");
+    } else {
+        human();
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let config = load_config(&cli)?;
+    let json = cli.json;
+    match cli.command {
+        Command::Run(args) => run(config, args, json).await,
+        Command::Jobs => {
+            let journal = cyxwiz_engine_client::Journal::new(config.engine.jobs_dir.clone());
+            let jobs = journal.list()?;
+            print(json, json!({ "ok": true, "jobs": jobs }), || {
+                if jobs.is_empty() {
+                    println!("no jobs in {}", journal.dir().display());
+                }
+                for j in &jobs {
+                    println!(
+                        "{}  {:<9}  {:>3} epochs  {:>14}  node {}{}",
+                        j.job_id,
+                        j.state.as_str(),
+                        j.epochs,
+                        display_tokens(j.price),
+                        short(&j.node_owner),
+                        j.test_accuracy
+                            .map(|a| format!("  acc {:.1}%", a * 100.0))
+                            .unwrap_or_default()
+                    );
+                }
+            });
+            Ok(())
+        }
+        Command::Status { job } => status(config, &job, json).await,
+        Command::Result { job, out } => result(config, &job, out.as_deref(), json).await,
+        Command::Cancel { job } => {
+            let e = engine(config)?;
+            let id = e.journal().resolve(&job)?;
+            let out = e.cancel(&id).await?;
+            print(
+                json,
+                json!({ "ok": true, "job_id": hex::encode(id), "cancel": out }),
+                || {
+                    println!("job {} cancelled", hex::encode(id));
+                    if let Some(s) = &out.signature {
+                        println!("  on-chain cancel: {s}");
+                    }
+                    if let Some(s) = &out.coordinator_state {
+                        println!("  coordinator: {s}");
+                    }
+                    if let Some(e) = &out.coordinator_error {
+                        println!("  coordinator did not confirm yet: {e}");
+                    }
+                },
+            );
+            Ok(())
+        }
+        Command::Rate { job, stars } => {
+            let e = engine(config)?;
+            let id = e.journal().resolve(&job)?;
+            let escrow = e
+                .escrow(&id)
+                .await?
+                .with_context(|| format!("job {} has no escrow on chain", hex::encode(id)))?;
+            let out = e.rate(&id, &escrow.node, stars).await?;
+            print(
+                json,
+                json!({ "ok": true, "job_id": hex::encode(id), "node": escrow.node.to_string(), "rate": out }),
+                || {
+                    println!(
+                        "rated node {} {} star{} (tx {})",
+                        escrow.node,
+                        stars,
+                        if stars == 1 { "" } else { "s" },
+                        out.signature
+                    );
+                    if let Some(e) = &out.coordinator_error {
+                        println!("  the coordinator did not record it: {e}");
+                    }
+                },
+            );
+            Ok(())
+        }
+        Command::Balance => {
+            let e = engine(config)?;
+            let b = e.balance().await?;
+            print(json, json!({ "ok": true, "balance": b }), || {
+                println!("wallet  {}", b.wallet);
+                println!("SOL     {}", b.lamports as f64 / 1e9);
+                println!("CYXWIZ  {}", display_tokens(b.tokens));
+                for a in &b.token_accounts {
+                    println!("  {}  {}", a.address, display_tokens(a.amount));
+                }
+            });
+            Ok(())
+        }
+    }
+}
+
+fn short(s: &str) -> String {
+    if s.len() > 12 {
+        format!("{}…{}", &s[..6], &s[s.len() - 4..])
+    } else {
+        s.to_string()
+    }
+}
+
+fn read(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading the {what} {}", path.display()))
+}
+
+async fn run(config: EngineConfig, args: RunArgs, json: bool) -> anyhow::Result<()> {
+    let module = read(&args.module, "module")?;
+    let dataset = read(&args.data, "dataset")?;
+    let max_price = match &args.max_price {
+        Some(t) => parse_tokens(t)?,
+        None => config.engine.max_price()?,
+    };
+    let priority_text = args.priority.as_deref().unwrap_or(&config.engine.priority);
+    let Some(priority) = parse_priority(priority_text) else {
+        bail!("priority {priority_text:?}: expected low, normal, high or critical");
+    };
+    let mut spec = JobSpec::new(module, dataset, args.epochs, max_price);
+    spec.seed = args.seed;
+    spec.estimated_secs = args.estimated_secs.unwrap_or(config.engine.estimated_secs);
+    spec.timeout_secs = args.timeout_secs.unwrap_or(config.engine.timeout_secs);
+    spec.hardware.cpu_cores = args.cpu_cores.unwrap_or(config.engine.cpu_cores);
+    spec.hardware.ram_mb = args.ram_mb.unwrap_or(config.engine.ram_mb);
+    spec.region = args.region.clone().unwrap_or(config.engine.region.clone());
+    spec.priority = priority;
+    spec.validate()?;
+    if !args.yes && !json && !std::io::stdin().is_terminal() {
+        bail!("not asking for approval without a terminal: pass --yes to accept the quote");
+    }
+    if json && !args.yes {
+        bail!("--json runs need --yes (there is no one to ask)");
+    }
+    let e = engine(config)?;
+    let mut observer = CliObserver::new(json, args.yes);
+    let report = e.run(&spec, &mut observer).await;
+    observer.finish();
+    let report = report?;
+    print(json, json!({ "ok": true, "report": report }), || {
+        println!();
+        println!("job {} done", hex::encode(report.job_id));
+        println!(
+            "  test accuracy   {:.2}%  (loss {:.4})",
+            report.test_accuracy * 100.0,
+            report.test_loss
+        );
+        println!(
+            "  weights         {} ({} bytes)",
+            report.weights_path.display(),
+            report.weights_bytes
+        );
+        println!(
+            "  digest          {} (verified against the chain)",
+            hex::encode(report.final_weights_hash)
+        );
+        println!("  paid            {}", display_tokens(report.price));
+        println!("  payment tx      {}", report.payment_signature);
+        if report.resumed_from > 0 {
+            println!("  resumed from    epoch {}", report.resumed_from);
+        }
+        let t = &report.timings;
+        println!(
+            "  timings         submit {:.1}s · escrow {:.1}s · upload {:.1}s · training {:.1}s · settlement {:.1}s · download {:.1}s · total {:.1}s",
+            t.submit_ms as f64 / 1e3,
+            t.escrow_ms as f64 / 1e3,
+            t.upload_ms as f64 / 1e3,
+            t.training_ms as f64 / 1e3,
+            t.settlement_ms as f64 / 1e3,
+            t.download_ms as f64 / 1e3,
+            t.total_ms as f64 / 1e3
+        );
+    });
+    Ok(())
+}
+
+/// Progress bars and prompts for `cyxwiz run`.
+struct CliObserver {
+    quiet: bool,
+    yes: bool,
+    upload: Option<ProgressBar>,
+    training: Option<ProgressBar>,
+}
+
+impl CliObserver {
+    fn new(quiet: bool, yes: bool) -> CliObserver {
+        CliObserver {
+            quiet,
+            yes,
+            upload: None,
+            training: None,
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(b) = self.upload.take() {
+            b.finish_and_clear();
+        }
+        if let Some(b) = self.training.take() {
+            b.finish();
+        }
+    }
+
+    fn training_bar(&mut self, epochs: u64) -> &ProgressBar {
+        self.training.get_or_insert_with(|| {
+            let bar = ProgressBar::new(epochs.max(1));
+            if let Ok(style) = ProgressStyle::with_template("training {bar:30.green/white} {msg}") {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        })
+    }
+
+    fn metrics(&mut self, m: &TrainingMetrics) {
+        let p = m.progress.clone().unwrap_or_default();
+        let bar = self.training_bar(p.epochs as u64).clone();
+        bar.set_length(p.epochs.max(1) as u64);
+        bar.set_position(p.epoch as u64);
+        let acc = if m.test_accuracy > 0.0 {
+            m.test_accuracy
+        } else {
+            m.train_accuracy
+        };
+        let phase = phase_of(m);
+        let tail = match phase {
+            Phase::Queued => "queued".to_string(),
+            Phase::Paused => "paused".to_string(),
+            Phase::Completing => "proving and settling on chain…".to_string(),
+            Phase::Completed => "completed".to_string(),
+            Phase::Failed => format!("failed: {}", p.detail),
+            Phase::Stopped => "stopped".to_string(),
+            _ => format!("ETA {}", eta(m.eta_ms)),
+        };
+        let resumed = if p.resumed_from > 0 {
+            format!(" (resumed from {})", p.resumed_from)
+        } else {
+            String::new()
+        };
+        bar.set_message(format!(
+            "epoch {}/{} loss {:.3} acc {:.1}% {tail}{resumed}",
+            p.epoch,
+            p.epochs,
+            m.train_loss,
+            acc * 100.0
+        ));
+    }
+}
+
+fn eta(ms: u64) -> String {
+    let s = ms.div_ceil(1000);
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+fn print_quote(q: &Quote) {
+    let b = &q.breakdown;
+    println!("quote for job {}", hex::encode(q.job_id));
+    println!("  node            {} ({})", q.node_owner, q.node_endpoint);
+    println!("  epochs          {}", q.epochs);
+    println!("  price           {}", display_tokens(q.price));
+    println!(
+        "  breakdown       {}/h × duration {:.2} × priority {:.2} × tier {:+.1}%",
+        display_tokens(b.hourly_rate),
+        b.duration_multiplier_bps as f64 / 1e4,
+        b.priority_multiplier_bps as f64 / 1e4,
+        b.tier_adjustment_bps as f64 / 100.0
+    );
+    let left_ms = q.escrow_deadline - cyxwiz_proto::auth::now_ms();
+    println!("  reserved for    {}s", (left_ms / 1000).max(0));
+}
+
+impl Observer for CliObserver {
+    fn event(&mut self, event: Event<'_>) {
+        if self.quiet {
+            return;
+        }
+        match event {
+            Event::Quoted(q) => print_quote(q),
+            Event::EscrowLocked { signature } => println!("escrow locked    tx {signature}"),
+            Event::Confirmed(c) => println!(
+                "node assigned    {} at {} (tx {})",
+                c.node_owner, c.endpoint, c.assign_signature
+            ),
+            Event::Uploading { sent, total } => {
+                let bar = self.upload.get_or_insert_with(|| {
+                    let bar = ProgressBar::new(total);
+                    if let Ok(style) = ProgressStyle::with_template(
+                        "uploading {bar:30.cyan/white} {bytes}/{total_bytes} {bytes_per_sec}",
+                    ) {
+                        bar.set_style(style.progress_chars("=> "));
+                    }
+                    bar
+                });
+                bar.set_position(sent);
+            }
+            Event::Uploaded(r) => {
+                if let Some(b) = self.upload.take() {
+                    b.finish_and_clear();
+                }
+                println!(
+                    "uploaded         job accepted on chain (tx {})",
+                    r.accept_signature
+                );
+            }
+            Event::Metrics(m) => self.metrics(m),
+            Event::Completed(c) => {
+                if let Some(b) = self.training.take() {
+                    b.finish();
+                }
+                completed(c);
+            }
+            Event::Downloaded { bytes } => println!("downloaded       {bytes} bytes"),
+            Event::Verified { digest, path } => println!(
+                "verified         digest {} matches the chain; saved {}",
+                hex::encode(digest),
+                path.display()
+            ),
+        }
+    }
+
+    fn approve(&mut self, _quote: &Quote) -> bool {
+        if self.yes {
+            return true;
+        }
+        print!("lock this price in escrow and start? [y/N] ");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        if std::io::stdin().lock().read_line(&mut line).is_err() {
+            return false;
+        }
+        matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+    }
+}
+
+fn completed(c: &Completion) {
+    println!(
+        "settled          test accuracy {:.2}%, paid on chain (tx {})",
+        c.test_accuracy * 100.0,
+        c.payment_signature
+    );
+}
+
+async fn status(config: EngineConfig, job: &str, json: bool) -> anyhow::Result<()> {
+    let e = engine(config)?;
+    let id = e.journal().resolve(job)?;
+    let record: Option<JobRecord> = e.journal().load(&id).ok();
+    let coordinator = e.status(&id).await;
+    let escrow = e.escrow(&id).await;
+    let coord_json = match &coordinator {
+        Ok(s) => json!({
+            "state": job_state_name(s.state),
+            "node_owner": s.node_owner,
+            "node_endpoint": s.node_endpoint,
+            "price": s.price,
+            "epochs_required": s.epochs_required,
+            "epochs_reported": s.epochs_reported,
+            "epochs_anchored": s.epochs_anchored,
+            "final_weights_hash": hex::encode(&s.final_weights_hash),
+            "escrow_address": s.escrow_address,
+            "detail": s.detail,
+        }),
+        Err(err) => json!({ "error": err.to_string() }),
+    };
+    let escrow_json = match &escrow {
+        Ok(Some(x)) => json!({
+            "state": format!("{:?}", x.state),
+            "amount": x.amount,
+            "node": x.node.to_string(),
+            "epochs_required": x.epochs_required,
+            "epochs_done": x.epochs_done,
+            "final_weights_hash": hex::encode(x.final_weights_hash),
+            "rated": x.rated,
+        }),
+        Ok(None) => serde_json::Value::Null,
+        Err(err) => json!({ "error": err.to_string() }),
+    };
+    if coordinator.is_err() && !matches!(escrow, Ok(Some(_))) && record.is_none() {
+        return Err(coordinator
+            .err()
+            .map(anyhow::Error::from)
+            .unwrap_or_else(|| anyhow::anyhow!("unknown job")));
+    }
+    print(
+        json,
+        json!({
+            "ok": true,
+            "job_id": hex::encode(id),
+            "coordinator": coord_json,
+            "escrow": escrow_json,
+            "journal": record,
+        }),
+        || {
+            println!("job {}", hex::encode(id));
+            match &coordinator {
+                Ok(s) => {
+                    println!(
+                        "  coordinator     {} · epochs reported {}/{} · anchored {}",
+                        job_state_name(s.state),
+                        s.epochs_reported,
+                        s.epochs_required,
+                        s.epochs_anchored
+                    );
+                    if !s.detail.is_empty() {
+                        println!("  detail          {}", s.detail);
+                    }
+                    println!("  price           {}", display_tokens(s.price));
+                    println!("  node            {} {}", s.node_owner, s.node_endpoint);
+                }
+                Err(err) => println!("  coordinator     unavailable: {err}"),
+            }
+            match &escrow {
+                Ok(Some(x)) => {
+                    println!(
+                        "  escrow          {:?} · {} · epochs done {}/{}",
+                        x.state,
+                        display_tokens(x.amount),
+                        x.epochs_done,
+                        x.epochs_required
+                    );
+                    if x.final_weights_hash != [0; 32] {
+                        println!("  weights hash    {}", hex::encode(x.final_weights_hash));
+                    }
+                }
+                Ok(None) => println!("  escrow          none"),
+                Err(err) => println!("  escrow          unreadable: {err}"),
+            }
+            if let Some(r) = &record {
+                println!("  journal         {}", r.state.as_str());
+                if let Some(p) = &r.weights_path {
+                    println!("  weights         {}", p.display());
+                }
+            }
+        },
+    );
+    Ok(())
+}
+
+async fn result(
+    config: EngineConfig,
+    job: &str,
+    out: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let e = engine(config)?;
+    let id = e.journal().resolve(job)?;
+    let session = match e.connect_journaled(&id).await {
+        Ok(s) => s,
+        Err(err) => {
+            // Not in the journal (another machine submitted it): ask the coordinator for
+            // a fresh credential, which names the node and its key.
+            let escrow_tx = e
+                .journal()
+                .load(&id)
+                .ok()
+                .and_then(|r| r.escrow_tx)
+                .with_context(|| format!("cannot reach the job's node: {err}"))?;
+            let cred = e.confirm(&id, &escrow_tx).await?;
+            e.connect(&cred).await?
+        }
+    };
+    let (downloaded, digest, path) = e.collect(&session, &id, out).await?;
+    print(
+        json,
+        json!({
+            "ok": true,
+            "job_id": hex::encode(id),
+            "weights_path": path,
+            "bytes": downloaded.weights.len(),
+            "final_weights_hash": hex::encode(digest),
+            "verified": true,
+        }),
+        || {
+            println!(
+                "weights of job {} saved to {} ({} bytes)",
+                hex::encode(id),
+                path.display(),
+                downloaded.weights.len()
+            );
+            println!("digest {} verified against the chain", hex::encode(digest));
+        },
+    );
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! The CyxWiz node-agent: what a node operator runs to earn from compute.
+//!
+//! * [`config`]: `~/.cyxwiz/config.toml`, environment and flags.
+//! * [`agent`]: the lifecycle: init keys, stake and register, serve, heartbeat, shut
+//!   down gracefully.
+//! * [`service`]: the TLS job channel engines talk to (upload, metrics, control,
+//!   download).
+//! * [`node`]: jobs and the chain work for them (accept, anchor, complete, refund).
+//! * [`job`]: the training loop in the WASM sandbox, committing every epoch.
+//! * [`store`]: job files and checkpoints on disk, verified on restore.
+#![forbid(unsafe_code)]
+
+pub mod agent;
+pub mod config;
+pub mod job;
+pub mod node;
+pub mod service;
+pub mod store;
+
+pub use agent::Agent;
+pub use config::Config;
