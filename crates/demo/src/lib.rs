@@ -3,6 +3,8 @@
 //! `cyxwiz-demo node` processes), all on embedded defaults in one scratch directory.
 //! The main job (`cargo run -p cyxwiz-demo`) and the end-to-end tests are built on it.
 
+pub mod main_job;
+
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
@@ -272,6 +274,47 @@ impl Network {
         }
     }
 
+    /// Starts operator `index`'s node as its own process (`<exe> node --config …`, the
+    /// demo binary) and waits until it serves its job channel and the coordinator knows it.
+    pub async fn spawn_node_process(
+        &self,
+        index: usize,
+        exe: &Path,
+    ) -> Result<NodeProcess, NetError> {
+        let op = &self.operators[index];
+        let log = std::fs::File::create(self.dir.join(format!("node-{index}.log")))?;
+        let child = std::process::Command::new(exe)
+            .arg("node")
+            .arg("--config")
+            .arg(&op.config_path)
+            .env("RUST_LOG", "info")
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        let mut process = NodeProcess { child };
+        let owner = op.owner.to_string();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let serving = tokio::net::TcpStream::connect(op.config.node.listen).await.is_ok();
+            if serving && let Ok(Some(_)) = self.coordinator.coordinator.store.node(&owner).await {
+                return Ok(process);
+            }
+            if let Some(status) = process.child.try_wait()? {
+                return Err(NetError::Node {
+                    index,
+                    reason: format!("the node process exited with {status} (see node-{index}.log)"),
+                });
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(NetError::Node {
+                    index,
+                    reason: "the node process did not register within 30 s".into(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// A wallet with SOL and `tokens` CYXWIZ, its keypair written to `path`.
     pub async fn fund_engine(&self, tokens: u64, path: &Path) -> Result<(Keypair, Pubkey), NetError> {
         let (wallet, token) = self.net.fund_wallet(10 * SOL, tokens).await?;
@@ -286,6 +329,26 @@ impl Network {
         }
         self.coordinator.stop().await;
         self.net.stop();
+    }
+}
+
+/// A node-agent running as a child process; killed (SIGKILL) when dropped.
+#[derive(Debug)]
+pub struct NodeProcess {
+    pub child: std::process::Child,
+}
+
+impl NodeProcess {
+    /// SIGKILL: no graceful shutdown, no flushing, as a crash or power cut would end it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 

@@ -674,6 +674,61 @@ impl Engine {
         })
     }
 
+    /// Ends a job in progress as the user and settles its escrow by anchored progress:
+    /// the node is paid for the epochs anchored on chain, the rest comes back. This is
+    /// how a failed or stopped job is closed without penalising anyone (a refund the node
+    /// signs counts against it). `None` when the escrow is no longer in progress (already
+    /// settled by someone else).
+    pub async fn refund(&self, job_id: &JobId) -> Result<Option<String>> {
+        let Some(escrow) = self.escrow(job_id).await? else {
+            return Ok(None);
+        };
+        if escrow.state != EscrowState::InProgress {
+            return Ok(None);
+        }
+        let addresses = *self.addresses().await?;
+        let user_token = self.token_account().await?;
+        let node_token = self
+            .chain
+            .token_accounts(&escrow.node, &addresses.mint)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::NoTokenAccount(escrow.node.to_string()))?;
+        let sent = self
+            .chain
+            .send(
+                &[ix::escrow::refund(
+                    &addresses,
+                    &self.wallet.pubkey(),
+                    *job_id,
+                    &escrow.node,
+                    &user_token,
+                    &node_token,
+                )],
+                &[],
+            )
+            .await;
+        match sent {
+            Ok(s) => {
+                let signature = s.signature.to_string();
+                if let Ok(mut r) = self.journal.load(job_id) {
+                    r.refund_tx = Some(signature.clone());
+                    r.state = JobStage::Failed;
+                    self.journal.save(&mut r)?;
+                }
+                Ok(Some(signature))
+            }
+            Err(e) => {
+                // The node may have settled it between our read and our send.
+                match self.escrow(job_id).await? {
+                    Some(x) if x.state == EscrowState::InProgress => Err(e.into()),
+                    _ => Ok(None),
+                }
+            }
+        }
+    }
+
     /// Rates a completed job's node (1–5 stars): on chain, then with the coordinator.
     pub async fn rate(
         &self,
@@ -865,11 +920,21 @@ impl Engine {
         if let Some(m) = &last {
             let phase = phase_of(m);
             if phase == Phase::Failed || phase == Phase::Stopped {
-                let detail = m
+                let mut detail = m
                     .progress
                     .as_ref()
                     .map(|p| p.detail.clone())
                     .unwrap_or_default();
+                // Close the escrow as the user while the node waits for us to (its own
+                // refund would count against it): progress is paid, the rest returns.
+                match self.refund(&job_id).await {
+                    Ok(Some(sig)) => {
+                        record.refund_tx = Some(sig.clone());
+                        detail.push_str(&format!("; escrow refunded by progress (tx {sig})"));
+                    }
+                    Ok(None) => {}
+                    Err(e) => detail.push_str(&format!("; refund failed: {e}")),
+                }
                 return Err(self.fail(
                     &mut record,
                     Error::JobFailed {

@@ -76,6 +76,9 @@ pub struct JobRecord {
     pub accept_tx: Option<String>,
     #[serde(default)]
     pub payment_tx: Option<String>,
+    /// The user's progress refund of a job that failed or was stopped.
+    #[serde(default)]
+    pub refund_tx: Option<String>,
     #[serde(default)]
     pub final_weights_hash: Option<String>,
     #[serde(default)]
@@ -106,6 +109,7 @@ impl JobRecord {
             dataset_hash: String::new(),
             accept_tx: None,
             payment_tx: None,
+            refund_tx: None,
             final_weights_hash: None,
             test_accuracy: None,
             weights_path: None,

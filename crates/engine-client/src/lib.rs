@@ -22,6 +22,7 @@
 
 pub mod amount;
 pub mod config;
+pub mod console;
 pub mod download;
 pub mod engine;
 pub mod error;

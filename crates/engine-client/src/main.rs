@@ -2,19 +2,16 @@
 //! weights. Human output by default; `--json` prints one JSON object per command.
 
 use std::{
-    io::{BufRead, IsTerminal, Write},
+    io::IsTerminal,
     path::{Path, PathBuf},
-    time::Duration,
 };
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use cyxwiz_channel::v1::{Completion, Phase, TrainingMetrics};
 use cyxwiz_engine_client::{
-    Engine, EngineConfig, Event, JobSpec, Observer, Quote, amount::display_tokens,
-    engine::job_state_name, journal::JobRecord, node::phase_of, parse_tokens, spec::parse_priority,
+    Engine, EngineConfig, JobSpec, amount::display_tokens, console::ConsoleObserver,
+    engine::job_state_name, journal::JobRecord, parse_tokens, spec::parse_priority,
 };
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -63,6 +60,9 @@ enum Command {
     },
     /// Cancel a job that has not started (refund minus the cancellation fee).
     Cancel { job: String },
+    /// Stop a running job and settle its escrow by anchored progress (the node is paid
+    /// for the epochs anchored on chain, the rest comes back).
+    Refund { job: String },
     /// Rate a completed job's node, 1 to 5 stars.
     Rate { job: String, stars: u8 },
     /// The wallet's SOL and CYXWIZ.
@@ -224,6 +224,20 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Refund { job } => {
+            let e = engine(config)?;
+            let id = e.journal().resolve(&job)?;
+            let sig = e.refund(&id).await?;
+            print(
+                json,
+                json!({ "ok": true, "job_id": hex::encode(id), "refund_signature": sig }),
+                || match &sig {
+                    Some(s) => println!("job {} refunded by progress (tx {s})", hex::encode(id)),
+                    None => println!("job {} is not in progress: nothing to refund", hex::encode(id)),
+                },
+            );
+            Ok(())
+        }
         Command::Rate { job, stars } => {
             let e = engine(config)?;
             let id = e.journal().resolve(&job)?;
@@ -305,7 +319,7 @@ async fn run(config: EngineConfig, args: RunArgs, json: bool) -> anyhow::Result<
         bail!("--json runs need --yes (there is no one to ask)");
     }
     let e = engine(config)?;
-    let mut observer = CliObserver::new(json, args.yes);
+    let mut observer = ConsoleObserver::new(json, args.yes);
     let report = e.run(&spec, &mut observer).await;
     observer.finish();
     let report = report?;
@@ -344,178 +358,6 @@ async fn run(config: EngineConfig, args: RunArgs, json: bool) -> anyhow::Result<
         );
     });
     Ok(())
-}
-
-/// Progress bars and prompts for `cyxwiz run`.
-struct CliObserver {
-    quiet: bool,
-    yes: bool,
-    upload: Option<ProgressBar>,
-    training: Option<ProgressBar>,
-}
-
-impl CliObserver {
-    fn new(quiet: bool, yes: bool) -> CliObserver {
-        CliObserver {
-            quiet,
-            yes,
-            upload: None,
-            training: None,
-        }
-    }
-
-    fn finish(&mut self) {
-        if let Some(b) = self.upload.take() {
-            b.finish_and_clear();
-        }
-        if let Some(b) = self.training.take() {
-            b.finish();
-        }
-    }
-
-    fn training_bar(&mut self, epochs: u64) -> &ProgressBar {
-        self.training.get_or_insert_with(|| {
-            let bar = ProgressBar::new(epochs.max(1));
-            if let Ok(style) = ProgressStyle::with_template("training {bar:30.green/white} {msg}") {
-                bar.set_style(style.progress_chars("=> "));
-            }
-            bar.enable_steady_tick(Duration::from_millis(200));
-            bar
-        })
-    }
-
-    fn metrics(&mut self, m: &TrainingMetrics) {
-        let p = m.progress.clone().unwrap_or_default();
-        let bar = self.training_bar(p.epochs as u64).clone();
-        bar.set_length(p.epochs.max(1) as u64);
-        bar.set_position(p.epoch as u64);
-        let acc = if m.test_accuracy > 0.0 {
-            m.test_accuracy
-        } else {
-            m.train_accuracy
-        };
-        let phase = phase_of(m);
-        let tail = match phase {
-            Phase::Queued => "queued".to_string(),
-            Phase::Paused => "paused".to_string(),
-            Phase::Completing => "proving and settling on chain…".to_string(),
-            Phase::Completed => "completed".to_string(),
-            Phase::Failed => format!("failed: {}", p.detail),
-            Phase::Stopped => "stopped".to_string(),
-            _ => format!("ETA {}", eta(m.eta_ms)),
-        };
-        let resumed = if p.resumed_from > 0 {
-            format!(" (resumed from {})", p.resumed_from)
-        } else {
-            String::new()
-        };
-        bar.set_message(format!(
-            "epoch {}/{} loss {:.3} acc {:.1}% {tail}{resumed}",
-            p.epoch,
-            p.epochs,
-            m.train_loss,
-            acc * 100.0
-        ));
-    }
-}
-
-fn eta(ms: u64) -> String {
-    let s = ms.div_ceil(1000);
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
-    } else if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
-    }
-}
-
-fn print_quote(q: &Quote) {
-    let b = &q.breakdown;
-    println!("quote for job {}", hex::encode(q.job_id));
-    println!("  node            {} ({})", q.node_owner, q.node_endpoint);
-    println!("  epochs          {}", q.epochs);
-    println!("  price           {}", display_tokens(q.price));
-    println!(
-        "  breakdown       {}/h × duration {:.2} × priority {:.2} × tier {:+.1}%",
-        display_tokens(b.hourly_rate),
-        b.duration_multiplier_bps as f64 / 1e4,
-        b.priority_multiplier_bps as f64 / 1e4,
-        b.tier_adjustment_bps as f64 / 100.0
-    );
-    let left_ms = q.escrow_deadline - cyxwiz_proto::auth::now_ms();
-    println!("  reserved for    {}s", (left_ms / 1000).max(0));
-}
-
-impl Observer for CliObserver {
-    fn event(&mut self, event: Event<'_>) {
-        if self.quiet {
-            return;
-        }
-        match event {
-            Event::Quoted(q) => print_quote(q),
-            Event::EscrowLocked { signature } => println!("escrow locked    tx {signature}"),
-            Event::Confirmed(c) => println!(
-                "node assigned    {} at {} (tx {})",
-                c.node_owner, c.endpoint, c.assign_signature
-            ),
-            Event::Uploading { sent, total } => {
-                let bar = self.upload.get_or_insert_with(|| {
-                    let bar = ProgressBar::new(total);
-                    if let Ok(style) = ProgressStyle::with_template(
-                        "uploading {bar:30.cyan/white} {bytes}/{total_bytes} {bytes_per_sec}",
-                    ) {
-                        bar.set_style(style.progress_chars("=> "));
-                    }
-                    bar
-                });
-                bar.set_position(sent);
-            }
-            Event::Uploaded(r) => {
-                if let Some(b) = self.upload.take() {
-                    b.finish_and_clear();
-                }
-                println!(
-                    "uploaded         job accepted on chain (tx {})",
-                    r.accept_signature
-                );
-            }
-            Event::Metrics(m) => self.metrics(m),
-            Event::Completed(c) => {
-                if let Some(b) = self.training.take() {
-                    b.finish();
-                }
-                completed(c);
-            }
-            Event::Downloaded { bytes } => println!("downloaded       {bytes} bytes"),
-            Event::Verified { digest, path } => println!(
-                "verified         digest {} matches the chain; saved {}",
-                hex::encode(digest),
-                path.display()
-            ),
-        }
-    }
-
-    fn approve(&mut self, _quote: &Quote) -> bool {
-        if self.yes {
-            return true;
-        }
-        print!("lock this price in escrow and start? [y/N] ");
-        let _ = std::io::stdout().flush();
-        let mut line = String::new();
-        if std::io::stdin().lock().read_line(&mut line).is_err() {
-            return false;
-        }
-        matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
-    }
-}
-
-fn completed(c: &Completion) {
-    println!(
-        "settled          test accuracy {:.2}%, paid on chain (tx {})",
-        c.test_accuracy * 100.0,
-        c.payment_signature
-    );
 }
 
 async fn status(config: EngineConfig, job: &str, json: bool) -> anyhow::Result<()> {

@@ -227,6 +227,20 @@ impl Agent {
     }
 }
 
+/// Runs a node until Ctrl-C or SIGTERM, then shuts it down gracefully: the daemon's
+/// whole life after its configuration is loaded.
+pub async fn serve_until_signal(cfg: Config) -> Result<(), AgentError> {
+    let agent = Agent::start(cfg).await?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| AgentError::Setup(format!("installing the SIGTERM handler: {e}")))?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    agent.shutdown().await;
+    Ok(())
+}
+
 /// Registers the node on chain with its stake if it is not registered yet.
 async fn ensure_registered(
     cfg: &Config,

@@ -6,7 +6,7 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use anyhow::Context;
 use clap::Parser;
-use cyxwiz_node_agent::{Agent, Config};
+use cyxwiz_node_agent::Config;
 
 #[derive(Parser, Debug)]
 #[command(version, about = "The CyxWiz node daemon: trains jobs in a WASM sandbox for CYXWIZ")]
@@ -96,13 +96,7 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| cfg.logging.level.clone().into()),
         )
         .init();
-    let agent = Agent::start(cfg).await.context("starting the node")?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    agent.shutdown().await;
-    Ok(())
+    cyxwiz_node_agent::agent::serve_until_signal(cfg)
+        .await
+        .context("running the node")
 }

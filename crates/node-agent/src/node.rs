@@ -64,6 +64,15 @@ impl NonceCache {
     }
 }
 
+/// Misbehaviour a test can switch on in an in-process node, to check that the other
+/// parties catch it. Not reachable from configuration, flags or the environment.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// Serve downloaded weights with one bit flipped after the digest was taken (each
+    /// chunk's checksum still matches the altered bytes, as a dishonest node would make it).
+    pub tamper_weights: AtomicBool,
+}
+
 /// What a finished upload hands over to start a job.
 pub struct Uploaded {
     pub module: JobModule,
@@ -86,6 +95,8 @@ pub struct Node {
     prover: Option<Arc<dyn Prover>>,
     shutting_down: AtomicBool,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    #[doc(hidden)]
+    pub faults: Faults,
 }
 
 impl std::fmt::Debug for Node {
@@ -134,6 +145,7 @@ impl Node {
             prover,
             shutting_down: AtomicBool::new(false),
             tasks: Mutex::new(Vec::new()),
+            faults: Faults::default(),
         }
     }
 

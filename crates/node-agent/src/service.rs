@@ -24,11 +24,6 @@ use crate::{
 /// Longest a `TrainingComplete` call waits server-side.
 const MAX_COMPLETE_WAIT: Duration = Duration::from_secs(3_600);
 
-/// Set in tests of the engine's download check: the node serves weights that differ
-/// from what it committed (each chunk's checksum still matches the altered bytes, as a
-/// dishonest node would make it).
-pub const FAULT_TAMPER_WEIGHTS: &str = "CYXWIZ_FAULT_TAMPER_WEIGHTS";
-
 #[derive(Debug, Clone)]
 pub struct ChannelService {
     pub node: Arc<Node>,
@@ -431,7 +426,17 @@ impl JobChannel for ChannelService {
             .map_err(|e| Status::internal(format!("reading the final weights: {e}")))?;
         let mut weights = ckpt.weights;
         let digest = cyxwiz_poc::weights_digest(&weights);
-        if std::env::var_os(FAULT_TAMPER_WEIGHTS).is_some() && !weights.is_empty() {
+        // Never serve weights other than the ones committed: a damaged disk is reported,
+        // not passed on for the engine to find out.
+        if !m.final_weights_hash.is_empty() && hex::encode(digest) != m.final_weights_hash {
+            return Err(Status::data_loss(format!(
+                "the stored final weights (epoch {}) no longer match the committed hash",
+                m.epochs_done
+            )));
+        }
+        if self.node.faults.tamper_weights.load(std::sync::atomic::Ordering::Relaxed)
+            && !weights.is_empty()
+        {
             weights[0] ^= 0x01;
         }
         let chunk = self.node.cfg.jobs.max_chunk_bytes as usize;
