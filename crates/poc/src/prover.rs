@@ -117,6 +117,28 @@ pub trait Prover: Send + Sync + std::fmt::Debug {
     /// A [`PROOF_LEN`]-byte proof, or [`PocError::Prover`] if the witness does not support
     /// the statement or proving failed.
     fn prove(&self, statement: &Statement, witness: &Witness) -> Result<[u8; PROOF_LEN], PocError>;
+
+    /// Like [`prove`](Self::prove) for a job whose escrow anchored the first
+    /// `anchored_epochs` epochs (its `epochs_done` before completion, 0 if none):
+    /// `complete_payment` checks that the anchored root is a prefix of the proven chain.
+    ///
+    /// The default suits provers whose proof does not cover the anchor (the insecure test
+    /// prover): it checks the prefix fits the statement and calls `prove`. The Groth16
+    /// prover (`cyxwiz-circuits`) overrides it and proves the prefix.
+    fn prove_anchored(
+        &self,
+        statement: &Statement,
+        witness: &Witness,
+        anchored_epochs: u32,
+    ) -> Result<[u8; PROOF_LEN], PocError> {
+        if anchored_epochs > statement.epochs {
+            return Err(PocError::Prover(format!(
+                "anchored prefix of {anchored_epochs} epochs is longer than the {} proven",
+                statement.epochs
+            )));
+        }
+        self.prove(statement, witness)
+    }
 }
 
 /// Test-only prover matching `job-escrow`'s `insecure-test-verifier`.
