@@ -387,3 +387,48 @@ pub fn contribution_rng(extra_entropy: &[u8]) -> ChaCha20Rng {
 
 /// Re-exported so tests and tools can name the scalar field's modulus bits.
 pub const SCALAR_BITS: u32 = Fr::MODULUS_BIT_SIZE;
+
+/// Path of an exported verifying key in a key directory.
+pub fn verifying_key_file(dir: &Path, capacity: usize) -> std::path::PathBuf {
+    dir.join(format!("vk-{capacity}.bin"))
+}
+
+/// Writes `DIR/pk-<capacity>.bin` (the prover's key file) and `DIR/vk-<capacity>.bin`
+/// (arkworks uncompressed `VerifyingKey`, what `cyxwiz-vkgen --from-dir` reads) from a
+/// transcript, after verifying it.
+pub fn export(transcript: &Transcript, dir: &Path) -> Result<[u8; 32], CircuitError> {
+    let hashes = transcript.verify(&mut rand::rngs::OsRng)?;
+    let pk = transcript.proving_key();
+    std::fs::create_dir_all(dir).map_err(CircuitError::io(dir))?;
+    crate::setup::write_proving_key(
+        &crate::KeySource::key_file(dir, transcript.capacity),
+        transcript.capacity,
+        &pk,
+    )?;
+    let mut vk = Vec::new();
+    pk.vk.serialize_uncompressed(&mut vk)?;
+    let path = verifying_key_file(dir, transcript.capacity);
+    std::fs::write(&path, vk).map_err(CircuitError::io(&path))?;
+    Ok(*hashes.last().expect("non-empty"))
+}
+
+/// Reads `DIR/vk-<capacity>.bin` (points validated).
+pub fn read_verifying_key(
+    dir: &Path,
+    capacity: usize,
+) -> Result<ark_groth16::VerifyingKey<Bn254>, CircuitError> {
+    let path = verifying_key_file(dir, capacity);
+    let bytes = std::fs::read(&path).map_err(CircuitError::io(&path))?;
+    let vk = ark_groth16::VerifyingKey::<Bn254>::deserialize_with_mode(
+        &bytes[..],
+        Compress::No,
+        Validate::Yes,
+    )?;
+    if vk.gamma_abc_g1.len() != crate::NUM_PUBLIC_INPUTS + 1 {
+        return Err(CircuitError::KeyMismatch(format!(
+            "{}: wrong number of public inputs",
+            path.display()
+        )));
+    }
+    Ok(vk)
+}
