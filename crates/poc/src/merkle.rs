@@ -44,7 +44,7 @@ pub fn merkle_root(leaves: &[Digest]) -> Option<Digest> {
 
 /// Splits proof bytes into digests; [`PocError::BadProof`] unless whole canonical digests.
 pub fn parse_proof(proof: &[u8]) -> Result<Vec<Digest>, PocError> {
-    if proof.len() % 32 != 0 {
+    if !proof.len().is_multiple_of(32) {
         return Err(PocError::BadProof(format!(
             "length {} is not a multiple of 32",
             proof.len()
@@ -97,7 +97,7 @@ fn sibling_positions(index: usize, k: usize) -> impl Iterator<Item = (usize, usi
     std::iter::from_fn(move || {
         while width > 1 {
             let here = (level, j ^ 1);
-            let promoted = j % 2 == 0 && j == width - 1;
+            let promoted = j.is_multiple_of(2) && j == width - 1;
             level += 1;
             j /= 2;
             width = width.div_ceil(2);
