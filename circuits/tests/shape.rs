@@ -11,18 +11,21 @@ use cyxwiz_circuits::{Assignment, PocCircuit};
 
 #[test]
 fn constraint_counts() {
-    for c in [16usize, 64] {
-        let t = Instant::now();
-        let n = constraint_count(c).unwrap();
-        println!("capacity {c}: {n} constraints ({:?})", t.elapsed());
-    }
+    // C Poseidon4 (297) + C - 1 + 2·log2(C) Poseidon2 (240) + bits and selections.
+    let t = Instant::now();
+    let n = constraint_count(16).unwrap();
+    println!("capacity 16: {n} constraints ({:?})", t.elapsed());
+    assert_eq!(n, 10_624);
+    assert!(n > 16 * 297 + (15 + 8) * 240);
 }
 
 #[test]
 fn satisfied_for_every_n_and_prefix_in_16() {
     for n in 1..=16usize {
         let (s, w, _) = common::chain(common::JOB, n);
-        for k in 0..=n as u32 {
+        let mut ks = vec![0, 1, n as u32 / 2, n as u32 - 1, n as u32];
+        ks.dedup();
+        for k in ks {
             let a = Assignment::new(&s, &w, k, 16).unwrap();
             let cs = ConstraintSystem::<Fr>::new_ref();
             PocCircuit::with_assignment(16, a)
