@@ -8,7 +8,13 @@ use cyxwiz_circuits::ceremony::{Transcript, export, read_verifying_key};
 use cyxwiz_circuits::setup::insecure_dev_proving_key;
 use cyxwiz_circuits::{CircuitError, Groth16Prover, verify};
 
+/// Built once per test binary (init and two contributions), cloned by each test.
 fn transcript_with_two() -> Transcript {
+    static T: std::sync::OnceLock<Transcript> = std::sync::OnceLock::new();
+    T.get_or_init(build_transcript_with_two).clone()
+}
+
+fn build_transcript_with_two() -> Transcript {
     let mut t = Transcript::init(16, &mut common::rng(100)).unwrap();
     t.verify(&mut common::rng(1)).unwrap();
     let h1 = t.contribute("alice", &mut common::rng(101)).unwrap();
