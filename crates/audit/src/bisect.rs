@@ -18,9 +18,13 @@
 //! revealed starting point `W_{hi-1}` is the challenger's own (agreed digest, or `init`),
 //! so re-execution shows whether the node's `W_hi` follows from it.
 //!
-//! When the node diverges from some epoch `j` on (a wrong epoch poisons every later one),
-//! `hi` is exactly `j`, the first divergent epoch. A chain that diverges and later agrees
-//! again still yields an adjacent agree/disagree pair, which is all a fraud proof needs.
+//! When the node diverges from some epoch `j` on, `hi` is exactly `j`, the first
+//! divergent epoch. Divergence need not persist, though: a small enough change is rounded
+//! away by a contractive kernel (one ulp of one weight heals within two epochs of the
+//! logistic regression example), and a chain that agrees again by epoch `k` ends in
+//! [`Step::Agreed`] — "the anchored head is right", not "every epoch was". A chain that
+//! agrees again only at some probed epoch still yields an adjacent agree/disagree pair,
+//! which is all a fraud proof needs.
 //! Metrics are not bisected: a falsified report does not propagate to later epochs, so
 //! only direct audits of the epoch catch it.
 

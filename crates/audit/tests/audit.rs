@@ -679,6 +679,55 @@ fn bisection_finds_the_first_divergent_epoch_within_the_probe_bound() {
     ));
 }
 
+/// The probe bound for every anchored count up to 17 and every first divergent epoch,
+/// and for the edges of larger counts (50 is one anchor interval), on synthetic
+/// commitments (no training: the bound is about the search, not the kernel).
+#[test]
+fn bisection_probe_count_is_bounded_for_every_k_and_j() {
+    let stored = |e: u32, wrong: bool| StoredCheckpoint {
+        weights: [e.to_le_bytes(), [u8::from(wrong); 4]].concat(),
+        metrics: vec![(metric::TRAIN_LOSS, 1.0 / f64::from(e))],
+        timestamp: timestamp(e),
+    };
+    let own: Vec<[u8; 32]> = (1..=50)
+        .map(|e| weights_digest(&stored(e, false).weights))
+        .collect();
+    let cases = (1..=17u32)
+        .flat_map(|k| (1..=k).map(move |j| (k, j)))
+        .chain(
+            [31u32, 32, 33, 50]
+                .into_iter()
+                .flat_map(|k| [1, 2, k / 2, k / 2 + 1, k - 1, k].map(|j| (k, j))),
+        );
+    for (k, j) in cases {
+        let ckpts: Vec<StoredCheckpoint> = (1..=k).map(|e| stored(e, e >= j)).collect();
+        let mut chain = CheckpointChain::new(JOB);
+        for (e, c) in (1..=k).zip(&ckpts) {
+            chain
+                .push(
+                    &weights_digest(&c.weights),
+                    &metrics_digest(e, &c.metrics),
+                    c.timestamp,
+                )
+                .unwrap();
+        }
+        let node = Node { chain, ckpts };
+        let mut b = Bisection::new(JOB, node.chain.root_at(k as usize).unwrap(), k, &own).unwrap();
+        let end = b
+            .run(|c| build_probe(&node.chain, c, &node.source()))
+            .unwrap();
+        assert_eq!(end, Step::Audit(node.challenge(j, k)), "k {k}, j {j}");
+        assert!(b.probe_count() <= ceil_log2(k) + 1, "k {k}, j {j}");
+        // The final reveal opens against the same anchor.
+        let c = node.challenge(j, k);
+        verify_reveal(&c, &node.reveal(&c)).unwrap();
+    }
+    assert_eq!(
+        (1..=9).map(Bisection::max_probes).collect::<Vec<_>>(),
+        [1, 2, 3, 3, 4, 4, 4, 4, 5]
+    );
+}
+
 #[test]
 fn bisection_with_a_wrong_challenger_ends_in_an_honest_audit() {
     let sb = sandbox();
