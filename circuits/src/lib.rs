@@ -13,7 +13,7 @@
 //! takes. Proving is CPU-bound for seconds to a minute: run it on a blocking thread.
 //!
 //! **Program (verifier).** Embed the generated verifying keys
-//! (`circuits/vk/dev_verifying_keys.rs`, regenerated and checked by
+//! (`programs/job-escrow/src/verifying_keys.rs`, regenerated and checked by
 //! `cargo run -p cyxwiz-circuits --bin cyxwiz-vkgen -- [--check] <path>`; ceremony keys:
 //! `--from-dir`), then in `complete_payment`:
 //!

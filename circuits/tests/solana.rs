@@ -11,7 +11,7 @@ use groth16_solana::groth16::{Groth16Verifier, Groth16Verifyingkey};
 
 #[allow(dead_code)]
 mod generated {
-    include!("../vk/dev_verifying_keys.rs");
+    include!("../../programs/job-escrow/src/verifying_keys.rs");
 }
 
 fn solana_accepts(
@@ -84,7 +84,7 @@ fn verifying_key_without_proving_key_matches_full_setup() {
 #[test]
 fn generated_file_is_current_for_small_capacities() {
     // The full check (all capacities, including 1024) is
-    // `cargo run -p cyxwiz-circuits --bin cyxwiz-vkgen -- --check circuits/vk/dev_verifying_keys.rs`;
+    // `cargo run -p cyxwiz-circuits --bin cyxwiz-vkgen -- --check programs/job-escrow/src/verifying_keys.rs`;
     // here the small capacities are compared key by key, plus the layout of the source.
     for (i, c) in CAPACITIES.iter().take(2).enumerate() {
         let key = SolanaVerifyingKey::new(&insecure_dev_verifying_key(*c).unwrap());
@@ -96,7 +96,7 @@ fn generated_file_is_current_for_small_capacities() {
         assert_eq!(g.vk_ic, key.ic.as_slice());
         assert_eq!(g.nr_pubinputs, 4);
     }
-    let on_disk = include_str!("../vk/dev_verifying_keys.rs");
+    let on_disk = include_str!("../../programs/job-escrow/src/verifying_keys.rs");
     let as_key = |g: &Groth16Verifyingkey| SolanaVerifyingKey {
         alpha_g1: g.vk_alpha_g1,
         beta_g2: g.vk_beta_g2,

@@ -906,6 +906,8 @@ impl EscrowEnv {
             merkle_root,
             final_weights_hash: weights_for(job),
             epochs,
+            anchored_root: [0; 32],
+            anchored_epochs: 0,
         })
     }
 

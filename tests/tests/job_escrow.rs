@@ -1098,6 +1098,8 @@ fn complete_payment_rejects_proofs_of_other_statements() {
             merkle_root,
             final_weights_hash,
             epochs,
+            anchored_root: [0; 32],
+            anchored_epochs: 0,
         })
     };
     let wrong = [
@@ -2142,6 +2144,8 @@ fn proofs_from_the_test_verifier_bind_every_field() {
         merkle_root: [2; 32],
         final_weights_hash: [3; 32],
         epochs: 4,
+        anchored_root: [0; 32],
+        anchored_epochs: 0,
     };
     let p = insecure_test_proof(&s);
     assert_eq!(p, insecure_test_proof(&s));

@@ -203,13 +203,12 @@ fn print_report(r: &MainJobReport, kept: bool) {
     }
     println!("  complete_payment {}", sigs.payment);
     println!("  rate_node       {}", r.rate_signature);
-    if r.prover == "insecure-test" {
-        println!(
-            "proof             settled with the localnet's test-only verifier (jobs.prover = insecure-test)"
-        );
-    } else {
-        println!("proof             {}", r.prover);
-    }
+    println!(
+        "proof             Groth16 ({} epochs, anchored prefix bound) proven in {:.1}s, verified on chain by complete_payment{}",
+        run.epochs,
+        secs(r.prove_ms),
+        if r.proving_keys == "dev" { " (development keys: localnet only)" } else { "" }
+    );
     if kept {
         println!("state kept in     {}", r.dir.display());
     }

@@ -100,8 +100,10 @@ pub struct MainJobReport {
     /// Network start (chain, coordinator, nodes staked and registered).
     pub startup_ms: u64,
     pub wall_ms: u64,
-    /// Whether the proof was the test-only commitment (localnet) or Groth16.
-    pub prover: String,
+    /// The node's proving time for the Groth16 proof `complete_payment` verified.
+    pub prove_ms: u64,
+    /// `dev` (the insecure development keys a localnet uses) or the keys' directory.
+    pub proving_keys: String,
     pub dir: PathBuf,
 }
 
@@ -248,7 +250,15 @@ pub async fn run_on(
         rate_signature: rated.signature,
         startup_ms,
         wall_ms: started.elapsed().as_millis() as u64,
-        prover: net.operators[index].config.jobs.prover.clone(),
+        prove_ms: run.timings.prove_ms,
+        proving_keys: {
+            let dir = &net.operators[index].config.jobs.proving_keys_dir;
+            if dir.as_os_str().is_empty() {
+                "dev".to_string()
+            } else {
+                dir.display().to_string()
+            }
+        },
         dir: net.dir.clone(),
     })
 }

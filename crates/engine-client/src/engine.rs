@@ -159,6 +159,8 @@ pub struct Timings {
     pub upload_ms: u64,
     pub training_ms: u64,
     pub settlement_ms: u64,
+    /// Of the settlement: the node's proving time (as it reported it).
+    pub prove_ms: u64,
     pub download_ms: u64,
     pub total_ms: u64,
 }
@@ -953,6 +955,7 @@ impl Engine {
             .await
             .map_err(|e| self.fail(&mut record, e))?;
         timings.settlement_ms = training_end.elapsed().as_millis() as u64;
+        timings.prove_ms = completion.prove_ms;
         let progress = completion.progress.clone().unwrap_or_default();
         let phase = Phase::try_from(progress.phase).unwrap_or(Phase::Unspecified);
         if phase != Phase::Completed {

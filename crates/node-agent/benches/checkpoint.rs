@@ -38,6 +38,7 @@ fn manifest() -> Manifest {
         test_accuracy: 0.0,
         test_loss: 0.0,
         train_ms: 0,
+        prove_ms: 0,
         resumed_from: 0,
         created_at_ms: 0,
     }

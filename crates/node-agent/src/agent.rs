@@ -135,11 +135,6 @@ impl Agent {
             sandbox,
             coordinator,
         ));
-        if node.cfg.jobs.prover == "insecure-test" {
-            tracing::warn!(
-                "jobs.prover = insecure-test: completions are accepted only by programs built with the test verifier (localnet); the Groth16 prover replaces it"
-            );
-        }
 
         // SERVE.
         let listener = tokio::net::TcpListener::bind(listen)

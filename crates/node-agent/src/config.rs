@@ -138,9 +138,11 @@ pub struct JobsSection {
     pub fuel_per_call: u64,
     pub max_memory_mb: u64,
     pub max_call_secs: u64,
-    /// `insecure-test` (SHA-256 statement commitment accepted only by programs built with
-    /// the test verifier) until the Groth16 prover exists; `none` refuses to settle.
+    /// `groth16` (the proof `complete_payment` verifies) or `none` (never settles).
     pub prover: String,
+    /// Proving keys from the setup ceremony (`pk-<capacity>.bin`, `cyxwiz-ceremony
+    /// export`). Empty: the insecure development keys, which only localnets accept.
+    pub proving_keys_dir: PathBuf,
     /// After a job fails through its module, how long the engine gets to end it on chain
     /// as the user (which costs the node nothing) before the node refunds it itself.
     pub failed_refund_grace_secs: u64,
@@ -160,7 +162,8 @@ impl Default for JobsSection {
             fuel_per_call: 50_000_000_000,
             max_memory_mb: 512,
             max_call_secs: 300,
-            prover: "insecure-test".into(),
+            prover: "groth16".into(),
+            proving_keys_dir: PathBuf::new(),
             failed_refund_grace_secs: 60,
         }
     }
@@ -218,6 +221,9 @@ impl Config {
         self.node.keypair = expand_home(&self.node.keypair);
         self.node.tls_key = expand_home(&self.node.tls_key);
         self.storage.data_dir = expand_home(&self.storage.data_dir);
+        if !self.jobs.proving_keys_dir.as_os_str().is_empty() {
+            self.jobs.proving_keys_dir = expand_home(&self.jobs.proving_keys_dir);
+        }
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -248,9 +254,9 @@ impl Config {
         if self.jobs.max_call_secs == 0 || self.jobs.max_memory_mb == 0 {
             return bad("jobs.max_call_secs and jobs.max_memory_mb must be positive".into());
         }
-        if !matches!(self.jobs.prover.as_str(), "insecure-test" | "none") {
+        if !matches!(self.jobs.prover.as_str(), "groth16" | "none") {
             return bad(format!(
-                "jobs.prover must be insecure-test or none, got {:?}",
+                "jobs.prover must be groth16 or none, got {:?}",
                 self.jobs.prover
             ));
         }

@@ -16,7 +16,8 @@ use cyxwiz_chain::{
     ix, pda,
     state::{Escrow, EscrowState},
 };
-use cyxwiz_poc::{InsecureTestProver, Prover, Statement};
+use cyxwiz_circuits::Groth16Prover;
+use cyxwiz_poc::{Prover, Statement};
 use cyxwiz_proto::{auth::sign_now, methods, v1 as cv1};
 use cyxwiz_sandbox::{JobModule, Sandbox};
 use solana_keypair::Keypair;
@@ -124,7 +125,12 @@ impl Node {
         coordinator: Channel,
     ) -> Node {
         let prover: Option<Arc<dyn Prover>> = match cfg.jobs.prover.as_str() {
-            "insecure-test" => Some(Arc::new(InsecureTestProver)),
+            "groth16" if cfg.jobs.proving_keys_dir.as_os_str().is_empty() => {
+                Some(dev_prover())
+            }
+            "groth16" => Some(Arc::new(Groth16Prover::from_dir(
+                cfg.jobs.proving_keys_dir.clone(),
+            ))),
             _ => None,
         };
         let capacity = cfg.node.capacity as usize;
@@ -379,9 +385,25 @@ impl Node {
             final_weights_hash: t.final_weights,
             epochs: t.epochs,
         };
-        let proof = prover
-            .prove(&statement, &t.witness)
-            .map_err(|e| format!("proving: {e}"))?;
+        // The proof covers the prefix the escrow anchored: read it from the chain, the
+        // only copy that counts (an anchor may have landed after a failed local update).
+        let escrow = self
+            .escrow(&job.id)
+            .await
+            .map_err(|e| format!("reading the escrow: {e}"))?
+            .ok_or("the escrow no longer exists")?;
+        let anchored = escrow.epochs_done;
+        let (prover, witness) = (prover.clone(), t.witness.clone());
+        let started = std::time::Instant::now();
+        let proof = tokio::task::spawn_blocking(move || {
+            prover.prove_anchored(&statement, &witness, anchored)
+        })
+        .await
+        .map_err(|e| format!("proving thread: {e}"))?
+        .map_err(|e| format!("proving: {e}"))?;
+        let prove_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(job = %hex::encode(job.id), epochs = t.epochs, anchored, prove_ms, "proof of compute ready");
+        job.update(true, |m| m.prove_ms = prove_ms);
         let token = self.node_token()?;
         let ixs = [ix::escrow::complete_payment(
             &self.addresses,
@@ -677,6 +699,16 @@ impl Drop for UploadGuard<'_> {
     fn drop(&mut self) {
         lock(&self.node.uploading).remove(&self.id);
     }
+}
+
+/// One development prover per process: its proving keys (tens of MB, seconds to
+/// derive per capacity) are shared by every node of a demo or test network.
+fn dev_prover() -> Arc<dyn Prover> {
+    static DEV: std::sync::OnceLock<Arc<Groth16Prover>> = std::sync::OnceLock::new();
+    tracing::warn!(
+        "jobs.proving_keys_dir is not set: proving with the INSECURE development keys, which only localnets accept"
+    );
+    DEV.get_or_init(|| Arc::new(Groth16Prover::insecure_dev())).clone()
 }
 
 fn signature_of(out: &SendOutcome) -> String {

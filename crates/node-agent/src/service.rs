@@ -302,6 +302,7 @@ impl JobChannel for ChannelService {
             test_accuracy: 0.0,
             test_loss: 0.0,
             train_ms: 0,
+            prove_ms: 0,
             resumed_from: 0,
             created_at_ms: cyxwiz_proto::auth::now_ms(),
         };
@@ -489,6 +490,7 @@ impl JobChannel for ChannelService {
             test_accuracy: m.test_accuracy,
             anchor_signatures: m.anchors.iter().map(|a| a.signature.clone()).collect(),
             train_ms: m.train_ms,
+            prove_ms: m.prove_ms,
         }))
     }
 }

@@ -132,6 +132,9 @@ pub struct Manifest {
     pub test_loss: f64,
     #[serde(default)]
     pub train_ms: u64,
+    /// Wall time of the last proof of compute.
+    #[serde(default)]
+    pub prove_ms: u64,
     #[serde(default)]
     pub resumed_from: u32,
     pub created_at_ms: i64,
@@ -513,6 +516,7 @@ mod tests {
             test_accuracy: 0.0,
             test_loss: 0.0,
             train_ms: 0,
+            prove_ms: 0,
             resumed_from: 0,
             created_at_ms: 0,
         }

@@ -44,7 +44,7 @@ pub fn layered_table(
         }
         None => toml::Table::new(),
     };
-    table.retain(|k, _| sections.contains(&k.as_str()));
+    table.retain(|k, _| sections.contains(&k));
     for (name, value) in env {
         let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
             continue;

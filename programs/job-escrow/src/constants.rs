@@ -5,8 +5,10 @@ use cyxwiz_common::units::DAY;
 
 use crate::state::{EscrowParams, FeeSplit};
 
-/// Upper bound on epochs a job may require (keeps progress math and proofs bounded).
-pub const MAX_EPOCHS: u32 = 1 << 20;
+/// Upper bound on epochs a job may require: the largest proof-of-compute circuit's
+/// capacity (`verifier::MAX_PROVABLE_EPOCHS`), since a job needing more could never be
+/// proven and paid.
+pub const MAX_EPOCHS: u32 = 1_024;
 
 pub fn default_params() -> EscrowParams {
     EscrowParams {

@@ -66,11 +66,15 @@ impl CompletePayment<'_> {
         }
         check_token_account(&self.node_token, &escrow.mint, &escrow.node)?;
 
+        // The proof also shows the anchored root is a prefix of the proven chain, so a
+        // node cannot complete with a history other than the one it anchored.
         let statement = ProofStatement {
             job_id: escrow.job_id,
             merkle_root,
             final_weights_hash,
             epochs,
+            anchored_root: escrow.merkle_root,
+            anchored_epochs: escrow.epochs_done,
         };
         verifier::verify(&statement, proof)?;
 
