@@ -27,6 +27,7 @@ pub mod methods {
     pub const GET_JOB: &str = "/cyxwiz.node.v1.JobChannel/GetJob";
     pub const DOWNLOAD_WEIGHTS: &str = "/cyxwiz.node.v1.JobChannel/DownloadWeights";
     pub const TRAINING_COMPLETE: &str = "/cyxwiz.node.v1.JobChannel/TrainingComplete";
+    pub const REVEAL_CHECKPOINTS: &str = "/cyxwiz.node.v1.JobChannel/RevealCheckpoints";
 }
 
 /// Limits both ends agree on. The node enforces its own (configurable) values; these

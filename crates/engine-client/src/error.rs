@@ -110,6 +110,10 @@ pub enum Error {
     /// The job is not in the local journal.
     #[error("job {0} is not in the local journal")]
     UnknownJob(String),
+    /// An audit by re-execution could not be carried out (a bad reveal from the node, a
+    /// module that does not load, an inconsistent transcript).
+    #[error("audit: {0}")]
+    Audit(String),
     /// A token amount could not be parsed.
     #[error("amount {text:?}: {reason}")]
     Amount { text: String, reason: String },

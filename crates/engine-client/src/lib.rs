@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod amount;
+pub mod audit;
 pub mod config;
 pub mod console;
 pub mod download;
@@ -32,6 +33,7 @@ pub mod spec;
 pub mod upload;
 
 pub use amount::{format_tokens, parse_tokens};
+pub use audit::{AuditReport, JobBytes};
 pub use config::EngineConfig;
 pub use download::{Downloaded, WeightsAssembler, verify_download};
 pub use engine::{

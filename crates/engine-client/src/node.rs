@@ -378,11 +378,23 @@ impl NodeSession {
 
     /// Pauses, resumes or stops the job.
     pub async fn control(&self, job_id: &JobId, action: Control) -> Result<JobProgress> {
+        self.control_at(job_id, action, 0).await
+    }
+
+    /// [`control`](Self::control) with `at_epoch`: a `Pause` takes effect once that many
+    /// epochs are done (0: at the next epoch boundary).
+    pub async fn control_at(
+        &self,
+        job_id: &JobId,
+        action: Control,
+        at_epoch: u32,
+    ) -> Result<JobProgress> {
         let req = sign_now(
             methods::CONTROL_JOB,
             ControlRequest {
                 job_id: job_id.to_vec(),
                 action: action as i32,
+                at_epoch,
             },
             &self.wallet,
         );
@@ -395,6 +407,28 @@ impl NodeSession {
         let req = sign_now(methods::GET_JOB, job_ref(job_id), &self.wallet);
         let mut client = self.client.clone();
         self.unary("GetJob", client.get_job(req)).await
+    }
+
+    /// Asks the node to open checkpoints for an audit: a full reveal of `challenge.epoch`
+    /// (and the epoch before), or with `probe` only its digests. Returns the node's JSON
+    /// (a `cyxwiz_audit::Reveal` or `ProbeOpening`), checked by the caller.
+    pub async fn reveal(&self, challenge: &cyxwiz_audit::Challenge, probe: bool) -> Result<String> {
+        let challenge_json = serde_json::to_string(challenge)
+            .map_err(|e| Error::Invalid(format!("challenge: {e}")))?;
+        let req = sign_now(
+            methods::REVEAL_CHECKPOINTS,
+            cyxwiz_channel::v1::RevealRequest {
+                job_id: challenge.job_id.to_vec(),
+                challenge_json,
+                probe,
+            },
+            &self.wallet,
+        );
+        let mut client = self.client.clone();
+        let r = self
+            .unary("RevealCheckpoints", client.reveal_checkpoints(req))
+            .await?;
+        Ok(r.reveal_json)
     }
 
     /// Waits up to `wait` for the job to be final on the node, then describes it.

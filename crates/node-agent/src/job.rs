@@ -30,6 +30,8 @@ pub enum Turn {
 #[derive(Debug, Default)]
 struct Ctl {
     paused: bool,
+    /// Pause once this many epochs are done (0: not armed).
+    pause_at: u32,
     stop: bool,
     shutdown: bool,
 }
@@ -129,6 +131,12 @@ impl JobHandle {
         lock(&self.ctl).paused = true;
     }
 
+    /// Pauses the job once `epochs` epochs are done (at once if they already are): lets a
+    /// user hold training at a chosen checkpoint, e.g. to audit what was anchored.
+    pub fn pause_at(&self, epochs: u32) {
+        lock(&self.ctl).pause_at = epochs.max(1);
+    }
+
     pub fn resume(&self) {
         lock(&self.ctl).paused = false;
         self.cv.notify_all();
@@ -149,9 +157,14 @@ impl JobHandle {
         c.stop || c.shutdown
     }
 
-    /// Blocks while the job is paused; says whether to train the next epoch.
-    fn wait_turn(&self) -> Turn {
+    /// Blocks while the job is paused; says whether to train the next epoch (`done`
+    /// epochs are done so far).
+    fn wait_turn(&self, done: u32) -> Turn {
         let mut c = lock(&self.ctl);
+        if c.pause_at != 0 && done >= c.pause_at {
+            c.pause_at = 0;
+            c.paused = true;
+        }
         let mut announced = false;
         loop {
             if c.shutdown {
@@ -238,6 +251,10 @@ pub struct Trained {
 pub struct LoopConfig {
     pub progress_every: u32,
     pub anchor_every: u32,
+    /// Test fault ([`crate::node::Faults::skip_training_from`]): from this epoch on
+    /// (1-based; 0 = never) the loop does not train and commits the previous weights and
+    /// metrics again, as a node claiming work it did not do would.
+    pub skip_training_from: u32,
 }
 
 fn now_ms() -> i64 {
@@ -342,7 +359,7 @@ fn train_inner(
     let started = Instant::now();
     let mut samples_total = 0f64;
     for e in start..epochs {
-        match handle.wait_turn() {
+        match handle.wait_turn(e) {
             Turn::Go => {}
             Turn::Stop => {
                 return Ok(Outcome::Stopped {
@@ -352,12 +369,16 @@ fn train_inner(
             }
             Turn::Shutdown => return Ok(Outcome::Interrupted),
         }
-        let train = job.train_epoch(e)?;
-        let eval = job.evaluate()?;
-        let weights = job.weights()?;
-        let mut metrics = train.metrics.clone();
-        metrics.extend(eval.metrics.iter().copied());
         let epoch = e + 1;
+        let (weights, metrics) = if cfg.skip_training_from != 0 && epoch >= cfg.skip_training_from {
+            (job.weights()?, last_metrics.clone())
+        } else {
+            let train = job.train_epoch(e)?;
+            let eval = job.evaluate()?;
+            let mut metrics = train.metrics.clone();
+            metrics.extend(eval.metrics.iter().copied());
+            (job.weights()?, metrics)
+        };
         let wd = cyxwiz_poc::weights_digest(&weights);
         let md = cyxwiz_poc::metrics_digest(epoch, &metrics);
         let t = now_ms().max(0);

@@ -72,6 +72,9 @@ pub struct Faults {
     /// Serve downloaded weights with one bit flipped after the digest was taken (each
     /// chunk's checksum still matches the altered bytes, as a dishonest node would make it).
     pub tamper_weights: AtomicBool,
+    /// From this epoch on (1-based; 0 = never) jobs starting afterwards skip training and
+    /// commit the previous weights again: a lazy node that audits must catch.
+    pub skip_training_from: std::sync::atomic::AtomicU32,
 }
 
 /// What a finished upload hands over to start a job.
@@ -551,6 +554,7 @@ impl Node {
         let loop_cfg = LoopConfig {
             progress_every: self.cfg.jobs.progress_every,
             anchor_every: self.cfg.jobs.anchor_every,
+            skip_training_from: self.faults.skip_training_from.load(Ordering::Relaxed),
         };
         let (sandbox, j) = (self.sandbox.clone(), job.clone());
         let outcome = tokio::task::spawn_blocking(move || {

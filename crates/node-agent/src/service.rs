@@ -10,6 +10,7 @@ use cyxwiz_channel::{
     methods, sha256,
     v1::{self, job_channel_server::JobChannel, send_job_request::Part as Msg},
 };
+use cyxwiz_audit::{Challenge, StoredCheckpoint, build_probe, build_reveal};
 use cyxwiz_chain::Pubkey;
 use tokio::sync::mpsc;
 use tokio_stream::{Stream, wrappers::ReceiverStream};
@@ -20,6 +21,9 @@ use crate::{
     node::{MAX_SKEW_MS, Node, Uploaded},
     store::{JobDir, Manifest, Phase, disk_usage},
 };
+
+/// Largest audit challenge accepted (a few hashes and numbers as JSON).
+const MAX_CHALLENGE_BYTES: usize = 4 * 1024;
 
 /// Longest a `TrainingComplete` call waits server-side.
 const MAX_COMPLETE_WAIT: Duration = Duration::from_secs(3_600);
@@ -391,6 +395,9 @@ impl JobChannel for ChannelService {
             )));
         }
         match v1::Control::try_from(request.get_ref().action) {
+            Ok(v1::Control::Pause) if request.get_ref().at_epoch > 0 => {
+                job.pause_at(request.get_ref().at_epoch)
+            }
             Ok(v1::Control::Pause) => job.pause(),
             Ok(v1::Control::Resume) => job.resume(),
             Ok(v1::Control::Stop) => job.stop(),
@@ -492,5 +499,49 @@ impl JobChannel for ChannelService {
             train_ms: m.train_ms,
             prove_ms: m.prove_ms,
         }))
+    }
+
+    async fn reveal_checkpoints(
+        &self,
+        request: Request<v1::RevealRequest>,
+    ) -> Result<Response<v1::RevealResponse>, Status> {
+        let job = self.authorize(&request, methods::REVEAL_CHECKPOINTS, &request.get_ref().job_id)?;
+        let req = request.into_inner();
+        if req.challenge_json.len() > MAX_CHALLENGE_BYTES {
+            return Err(Status::invalid_argument("challenge too large"));
+        }
+        let challenge: Challenge = serde_json::from_str(&req.challenge_json)
+            .map_err(|e| Status::invalid_argument(format!("challenge: {e}")))?;
+        if challenge.job_id != job.id {
+            return Err(Status::invalid_argument("the challenge names another job"));
+        }
+        let (dir, id) = (job.dir.clone(), job.id);
+        // Reading and hashing checkpoints is blocking work (Poseidon over the chain).
+        let json = tokio::task::spawn_blocking(move || {
+            let chain = dir
+                .committed_chain(id)
+                .map_err(|e| Status::internal(format!("reading the checkpoint chain: {e}")))?;
+            let source = |epoch: u32| {
+                dir.load_checkpoint(epoch).map(|c| StoredCheckpoint {
+                    weights: c.weights,
+                    metrics: c.metrics,
+                    timestamp: c.timestamp,
+                })
+            };
+            let refused = |e: cyxwiz_audit::AuditError| match e {
+                cyxwiz_audit::AuditError::Unavailable { .. } => Status::data_loss(e.to_string()),
+                other => Status::failed_precondition(other.to_string()),
+            };
+            if req.probe {
+                let p = build_probe(&chain, &challenge, &source).map_err(refused)?;
+                serde_json::to_string(&p).map_err(|e| Status::internal(e.to_string()))
+            } else {
+                let r = build_reveal(&chain, &challenge, &source).map_err(refused)?;
+                serde_json::to_string(&r).map_err(|e| Status::internal(e.to_string()))
+            }
+        })
+        .await
+        .map_err(|e| Status::internal(format!("reveal thread: {e}")))??;
+        Ok(Response::new(v1::RevealResponse { reveal_json: json }))
     }
 }

@@ -352,31 +352,15 @@ impl JobDir {
     /// epoch's checkpoint. Records past the first inconsistency (or whose checkpoint is
     /// missing or does not match) are dropped: those epochs are trained again.
     pub fn restore(&self, job_id: [u8; 16]) -> Result<Restored, StoreError> {
-        let path = self.chain_path();
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(io(&path)(e)),
-        };
-        let mut records = Vec::with_capacity(bytes.len() / RECORD_LEN);
-        let mut chain = CheckpointChain::new(job_id);
-        for raw in bytes.chunks_exact(RECORD_LEN) {
-            let r = Record::decode(raw);
-            match chain.clone().push(&r.weights, &r.metrics, r.timestamp) {
-                Ok(h) if h == r.hash => {
-                    chain.push(&r.weights, &r.metrics, r.timestamp)?;
-                    records.push(r);
-                }
-                _ => break,
-            }
-        }
+        let (records, bytes_len) = self.verified_records(job_id)?;
+        let mut records = records;
         // The newest epoch whose weights are intact is where training resumes.
         while let Some(r) = records.last() {
             let epoch = records.len() as u32;
             match self.load_checkpoint(epoch) {
                 Ok(c) if cyxwiz_poc::weights_digest(&c.weights) == r.weights => {
                     let kept = records.len();
-                    if kept * RECORD_LEN != bytes.len() {
+                    if kept * RECORD_LEN != bytes_len {
                         self.truncate_chain(kept)?;
                     }
                     return Ok(Restored {
@@ -399,6 +383,38 @@ impl JobDir {
             records,
             last: None,
         })
+    }
+
+    /// The chain records on disk up to the first one that does not follow from the
+    /// previous (a torn or damaged tail), and the file's length. Reads only, so it is
+    /// safe while the job is still appending.
+    fn verified_records(&self, job_id: [u8; 16]) -> Result<(Vec<Record>, usize), StoreError> {
+        let path = self.chain_path();
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        let mut records = Vec::with_capacity(bytes.len() / RECORD_LEN);
+        let mut chain = CheckpointChain::new(job_id);
+        for raw in bytes.chunks_exact(RECORD_LEN) {
+            let r = Record::decode(raw);
+            match chain.push(&r.weights, &r.metrics, r.timestamp) {
+                Ok(h) if h == r.hash => records.push(r),
+                _ => break,
+            }
+        }
+        Ok((records, bytes.len()))
+    }
+
+    /// The job's committed checkpoint chain as it stands on disk (read-only; see
+    /// [`verified_records`](Self::verified_records)): what audits open against.
+    pub fn committed_chain(&self, job_id: [u8; 16]) -> Result<CheckpointChain, StoreError> {
+        let (records, _) = self.verified_records(job_id)?;
+        Ok(CheckpointChain::from_hashes(
+            job_id,
+            records.iter().map(|r| r.hash).collect(),
+        )?)
     }
 
     fn truncate_chain(&self, records: usize) -> Result<(), StoreError> {
