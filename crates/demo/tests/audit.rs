@@ -49,8 +49,9 @@ async fn audits_catch_a_node_that_skips_epochs_and_the_evidence_opens_a_dispute(
     // Hold training once 40 epochs are done, so the audit happens while the escrow is
     // still in progress (and disputable).
     session.control_at(&id, Control::Pause, HOLD_AT).await.unwrap();
-    let held = common::eventually(Duration::from_secs(60), || async {
-        session
+    let s = &session;
+    let held = common::eventually(Duration::from_secs(60), move || async move {
+        s
             .get_job(&id)
             .await
             .is_ok_and(|p| p.phase == Phase::Paused as i32)
@@ -58,8 +59,9 @@ async fn audits_catch_a_node_that_skips_epochs_and_the_evidence_opens_a_dispute(
     .await;
     assert!(held, "the job did not pause");
     assert_eq!(session.get_job(&id).await.unwrap().epoch, HOLD_AT);
-    let anchored = common::eventually(Duration::from_secs(30), || async {
-        engine
+    let e = &engine;
+    let anchored = common::eventually(Duration::from_secs(30), move || async move {
+        e
             .escrow(&id)
             .await
             .ok()

@@ -81,7 +81,11 @@ async fn the_node_refuses_bad_credentials_and_bad_data_and_the_engine_catches_ba
     };
     let e = upload(&session, &cred.token, job, vanish).await.unwrap_err();
     assert!(matches!(e, Error::UploadAbandoned { chunks: 1 }), "{e}");
-    assert!(common::eventually(Duration::from_secs(10), || async { node.begin_upload(job).is_ok() }).await);
+    let n = &node;
+    let freed = common::eventually(Duration::from_secs(10), move || async move {
+        n.begin_upload(job).is_ok()
+    });
+    assert!(freed.await, "the abandoned upload still holds the job");
     assert!(node.job(&job).is_none());
     let escrow = engine.escrow(&job).await.unwrap().unwrap();
     assert_eq!(escrow.state, EscrowState::Assigned, "nothing was accepted on chain");

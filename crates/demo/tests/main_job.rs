@@ -16,7 +16,8 @@ fn retrain_locally(epochs: u32, seed: i64) -> [u8; 32] {
     let module = sandbox.load(MLP_WASM).unwrap();
     let mut job = sandbox.instantiate(&module).unwrap();
     job.init(DIGITS, seed).unwrap();
-    for e in 1..=epochs {
+    // Epoch E of the chain is the kernel's epoch E - 1 (kernels count from 0).
+    for e in 0..epochs {
         job.train_epoch(e).unwrap();
         job.evaluate().unwrap();
     }

@@ -7,10 +7,10 @@ mod common;
 use std::time::Duration;
 
 use cyxwiz_chain::state::EscrowState;
-use cyxwiz_channel::v1::TrainingMetrics;
+use cyxwiz_channel::v1::{Control, Phase};
 use cyxwiz_common::units::ONE_CYXWIZ;
 use cyxwiz_demo::{BREAST_CANCER, DIGITS, LOGREG_WASM, MLP_WASM, NetOptions, Network};
-use cyxwiz_engine_client::{Error, Event, JobSpec, Observer, Silent};
+use cyxwiz_engine_client::{Error, JobSpec, Silent};
 
 /// A module implementing job ABI v1 whose epoch body is `train` (see the sandbox tests
 /// for the full ABI; this one keeps a single f64 weight).
@@ -119,54 +119,59 @@ async fn malicious_modules_fail_their_own_jobs_and_the_node_carries_on() {
     net.stop().await;
 }
 
-/// Sends the first epoch number it sees at or past `at`, once.
-struct KillAt {
-    at: u32,
-    tx: Option<tokio::sync::oneshot::Sender<u32>>,
-}
-
-impl Observer for KillAt {
-    fn event(&mut self, event: Event<'_>) {
-        if let Event::Metrics(TrainingMetrics {
-            progress: Some(p), ..
-        }) = event
-            && p.epoch >= self.at
-            && let Some(tx) = self.tx.take()
-        {
-            let _ = tx.send(p.epoch);
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_killed_mid_training_resumes_the_job_from_its_checkpoints() {
+    const EPOCHS: u32 = 40;
+    const KILL_AT: u32 = 17;
     let net = one_node_network(|_| {}).await;
     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_cyxwiz-demo"));
     let mut process = net.spawn_node_process(0, exe).await.unwrap();
     let engine = common::engine(&net, "engine", 500 * ONE_CYXWIZ).await;
-    let mut spec = JobSpec::new(MLP_WASM.to_vec(), DIGITS.to_vec(), 400, 200 * ONE_CYXWIZ);
+    let mut spec = JobSpec::new(MLP_WASM.to_vec(), DIGITS.to_vec(), EPOCHS, 200 * ONE_CYXWIZ);
     spec.seed = 42;
 
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let mut observer = KillAt { at: 20, tx: Some(tx) };
-    let crash = async {
-        let epoch = rx.await.unwrap();
-        process.kill();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let restarted = net.spawn_node_process(0, exe).await.unwrap();
-        (epoch, restarted)
-    };
-    let (report, (killed_at, _restarted)) = tokio::join!(engine.run(&spec, &mut observer), crash);
-    let report = report.unwrap();
+    let (quote, _, cred) = common::prepare(&engine, &spec).await;
+    let id = quote.job_id;
+    let session = engine.connect(&cred).await.unwrap();
+    session
+        .upload(&cred.token, &id, spec.seed, &spec.module, &spec.dataset, |_, _| {})
+        .await
+        .unwrap();
+    // Hold the job at a known epoch, then kill the node process outright (SIGKILL: no
+    // shutdown, no flush) with the job half-trained.
+    session.control_at(&id, Control::Pause, KILL_AT).await.unwrap();
+    let s = &session;
+    let held = common::eventually(Duration::from_secs(60), move || async move {
+        s.get_job(&id).await.is_ok_and(|p| p.phase == Phase::Paused as i32)
+    })
+    .await;
+    assert!(held, "the job did not reach epoch {KILL_AT}");
+    process.kill();
+    assert!(session.get_job(&id).await.is_err(), "the node is gone");
 
-    assert!(killed_at >= 20 && killed_at < 400, "killed at epoch {killed_at}");
-    assert!(report.resumed_from >= 1, "the job was restarted from scratch");
-    assert!(report.resumed_from < 400);
-    assert_eq!(report.epochs, 400);
-    assert!(report.test_accuracy >= 0.95, "{}", report.test_accuracy);
-    let escrow = engine.escrow(&report.job_id).await.unwrap().unwrap();
+    // Restarted, the node restores the job from its checkpoints and finishes it.
+    let _restarted = net.spawn_node_process(0, exe).await.unwrap();
+    let completion = session.training_complete(&id, Duration::from_secs(180)).await.unwrap();
+    let progress = completion.progress.unwrap();
+    assert_eq!(progress.phase, Phase::Completed as i32, "{}", progress.detail);
+    assert_eq!(progress.resumed_from, KILL_AT, "resumed from the last checkpoint");
+    assert_eq!(progress.epoch, EPOCHS);
+    assert!(completion.test_accuracy >= 0.95, "{}", completion.test_accuracy);
+    let escrow = engine.escrow(&id).await.unwrap().unwrap();
     assert_eq!(escrow.state, EscrowState::Completed);
-    assert_eq!(escrow.final_weights_hash, report.final_weights_hash);
+    let (_, digest, _) = engine.collect(&session, &id, None).await.unwrap();
+    assert_eq!(escrow.final_weights_hash, digest);
+
+    // Resuming changed nothing: the weights are those of an uninterrupted run.
+    let sandbox = cyxwiz_sandbox::Sandbox::new(cyxwiz_sandbox::Limits::default()).unwrap();
+    let module = sandbox.load(MLP_WASM).unwrap();
+    let mut job = sandbox.instantiate(&module).unwrap();
+    job.init(DIGITS, spec.seed).unwrap();
+    for e in 0..EPOCHS {
+        job.train_epoch(e).unwrap();
+        job.evaluate().unwrap();
+    }
+    assert_eq!(cyxwiz_poc::weights_digest(&job.weights().unwrap()), digest);
 
     net.stop().await;
 }

@@ -12,6 +12,7 @@ use cyxwiz_engine_client::{
     Engine, EngineConfig, JobSpec, amount::display_tokens, console::ConsoleObserver,
     engine::job_state_name, journal::JobRecord, parse_tokens, spec::parse_priority,
 };
+use cyxwiz_channel::v1::Control;
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -63,6 +64,34 @@ enum Command {
     /// Stop a running job and settle its escrow by anchored progress (the node is paid
     /// for the epochs anchored on chain, the rest comes back).
     Refund { job: String },
+    /// Pause, resume or stop a running job on its node.
+    Control {
+        job: String,
+        /// pause, resume or stop.
+        action: String,
+        /// pause only: once this many epochs are done.
+        #[arg(long)]
+        at_epoch: Option<u32>,
+    },
+    /// Audit the node's anchored work by re-executing an epoch (or, with --bisect, by
+    /// bisection against a local re-run); with --dispute, open a dispute on fraud.
+    Audit {
+        job: String,
+        /// The module and dataset the job was submitted with.
+        #[arg(long)]
+        module: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        /// The seed it was submitted with (default: the journal's).
+        #[arg(long)]
+        seed: Option<i64>,
+        /// The anchored epoch to re-execute (default: bisect).
+        #[arg(long)]
+        epoch: Option<u32>,
+        /// Open a dispute with the evidence if the audit finds fraud.
+        #[arg(long)]
+        dispute: bool,
+    },
     /// Rate a completed job's node, 1 to 5 stars.
     Rate { job: String, stars: u8 },
     /// The wallet's SOL and CYXWIZ.
@@ -234,6 +263,79 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 || match &sig {
                     Some(s) => println!("job {} refunded by progress (tx {s})", hex::encode(id)),
                     None => println!("job {} is not in progress: nothing to refund", hex::encode(id)),
+                },
+            );
+            Ok(())
+        }
+        Command::Control {
+            job,
+            action,
+            at_epoch,
+        } => {
+            let e = engine(config)?;
+            let id = e.journal().resolve(&job)?;
+            let action = match action.to_ascii_lowercase().as_str() {
+                "pause" => Control::Pause,
+                "resume" => Control::Resume,
+                "stop" => Control::Stop,
+                other => bail!("action {other:?}: expected pause, resume or stop"),
+            };
+            let session = e.connect_journaled(&id).await?;
+            let p = session.control_at(&id, action, at_epoch.unwrap_or(0)).await?;
+            print(
+                json,
+                json!({ "ok": true, "job_id": hex::encode(id), "epoch": p.epoch, "phase": p.phase }),
+                || println!("job {} at epoch {}/{}: {:?} sent", hex::encode(id), p.epoch, p.epochs, action),
+            );
+            Ok(())
+        }
+        Command::Audit {
+            job,
+            module,
+            data,
+            seed,
+            epoch,
+            dispute,
+        } => {
+            let e = engine(config)?;
+            let id = e.journal().resolve(&job)?;
+            let module = read(&module, "module")?;
+            let dataset = read(&data, "dataset")?;
+            let seed = match seed {
+                Some(s) => s,
+                None => e.journal().load(&id)?.seed,
+            };
+            let bytes = cyxwiz_engine_client::JobBytes {
+                module: &module,
+                dataset: &dataset,
+                seed,
+            };
+            let session = e.connect_journaled(&id).await?;
+            let report = match epoch {
+                Some(n) => e.audit_epoch(&session, &id, n, bytes).await?,
+                None => e.audit_bisect(&session, &id, bytes).await?,
+            };
+            let dispute_tx = if dispute && report.is_fraud() {
+                Some(e.dispute(&report).await?)
+            } else {
+                None
+            };
+            print(
+                json,
+                json!({ "ok": true, "audit": report, "dispute_signature": dispute_tx }),
+                || {
+                    println!(
+                        "job {} epoch {} of {} anchored ({} probes): {}",
+                        hex::encode(id),
+                        report.epoch,
+                        report.anchored_epochs,
+                        report.probes,
+                        if report.is_fraud() { "FRAUD" } else { "honest" }
+                    );
+                    println!("  evidence hash   {}", hex::encode(report.evidence_hash));
+                    if let Some(tx) = &dispute_tx {
+                        println!("  dispute opened  tx {tx}");
+                    }
                 },
             );
             Ok(())
