@@ -890,12 +890,20 @@ impl EscrowEnv {
     }
 
     pub fn checkpoint_ix(&self, job: &Job, node_owner: &Pubkey, epoch: u32) -> Instruction {
+        self.anchor_ix(job, node_owner, epoch, root_for(job, epoch))
+    }
+
+    /// `anchor_checkpoint` of `epoch` with an explicit root (e.g. a real Poseidon root).
+    pub fn anchor_ix(
+        &self,
+        job: &Job,
+        node_owner: &Pubkey,
+        epoch: u32,
+        merkle_root: [u8; 32],
+    ) -> Instruction {
         escrow_ix(
             self.anchor_checkpoint_accounts(node_owner, job),
-            eix::AnchorCheckpoint {
-                epoch,
-                merkle_root: root_for(job, epoch),
-            },
+            eix::AnchorCheckpoint { epoch, merkle_root },
         )
     }
 
@@ -1047,6 +1055,18 @@ impl EscrowEnv {
 
     pub fn checkpoint(&mut self, job: &Job, node: &Operator, epoch: u32) -> Result<TxOk, TxError> {
         let ix = self.checkpoint_ix(job, &node.key(), epoch);
+        self.send(ix, &[&node.wallet])
+    }
+
+    /// Anchors `epoch` with an explicit root.
+    pub fn anchor(
+        &mut self,
+        job: &Job,
+        node: &Operator,
+        epoch: u32,
+        merkle_root: [u8; 32],
+    ) -> Result<TxOk, TxError> {
+        let ix = self.anchor_ix(job, &node.key(), epoch, merkle_root);
         self.send(ix, &[&node.wallet])
     }
 
