@@ -26,8 +26,26 @@ pub fn g1_to_be(p: &G1Affine) -> [u8; 64] {
     let mut out = [0u8; 64];
     p.serialize_with_mode(&mut out[..], Compress::No)
         .expect("64 bytes hold an uncompressed G1 point");
+    // arkworks keeps two flag bits in the top of y; the standard (EIP-197) encoding the
+    // alt_bn128 syscalls define has plain coordinates < q, so they are cleared.
+    out[63] &= FLAG_MASK;
     reverse_chunks::<32>(&mut out);
     out
+}
+
+/// Clears arkworks' two serialisation flag bits (q < 2^254, so they are never value bits).
+const FLAG_MASK: u8 = 0x3f;
+
+/// `q`, the BN254 base field modulus, big-endian.
+const BASE_MODULUS_BE: [u8; 32] = [
+    0x30, 0x64, 0x4e, 0x72, 0xe1, 0x31, 0xa0, 0x29, 0xb8, 0x50, 0x45, 0xb6, 0x81, 0x81, 0x58, 0x5d,
+    0x97, 0x81, 0x6a, 0x91, 0x68, 0x71, 0xca, 0x8d, 0x3c, 0x20, 0x8c, 0x16, 0xd8, 0x7c, 0xfd, 0x47,
+];
+
+/// Whether every 32-byte big-endian coordinate is a canonical base field element, so a
+/// point has exactly one encoding.
+pub fn coordinates_canonical(bytes: &[u8]) -> bool {
+    bytes.len() % 32 == 0 && bytes.chunks_exact(32).all(|c| c < BASE_MODULUS_BE.as_slice())
 }
 
 /// A G2 point as groth16-solana takes it.
@@ -35,12 +53,16 @@ pub fn g2_to_be(p: &G2Affine) -> [u8; 128] {
     let mut out = [0u8; 128];
     p.serialize_with_mode(&mut out[..], Compress::No)
         .expect("128 bytes hold an uncompressed G2 point");
+    out[127] &= FLAG_MASK;
     reverse_chunks::<64>(&mut out);
     out
 }
 
 /// Parses a G1 point (on-curve and subgroup checked).
 pub fn g1_from_be(bytes: &[u8; 64]) -> Result<G1Affine, CircuitError> {
+    if !coordinates_canonical(bytes) {
+        return Err(CircuitError::MalformedProof("G1 coordinate not below the modulus"));
+    }
     let mut le = *bytes;
     reverse_chunks::<32>(&mut le);
     G1Affine::deserialize_with_mode(&le[..], Compress::No, Validate::Yes)
@@ -49,6 +71,9 @@ pub fn g1_from_be(bytes: &[u8; 64]) -> Result<G1Affine, CircuitError> {
 
 /// Parses a G2 point (on-curve and subgroup checked).
 pub fn g2_from_be(bytes: &[u8; 128]) -> Result<G2Affine, CircuitError> {
+    if !coordinates_canonical(bytes) {
+        return Err(CircuitError::MalformedProof("G2 coordinate not below the modulus"));
+    }
     let mut le = *bytes;
     reverse_chunks::<64>(&mut le);
     G2Affine::deserialize_with_mode(&le[..], Compress::No, Validate::Yes).map_err(|_| {

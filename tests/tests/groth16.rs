@@ -437,6 +437,23 @@ fn rejects_tampered_and_unnegated_proofs() {
         run.epochs(),
         EscrowError::InvalidProof,
     );
+    // The same proof with a coordinate re-encoded non-canonically (y + q, or a flag bit
+    // arkworks would ignore): one proof has exactly one accepted encoding.
+    for (what, i) in [("A.y", 32), ("B.y.c1", 128), ("C.y", 224)] {
+        assert_eq!(proof[i] & 0xc0, 0, "{what} is encoded canonically");
+        let mut flagged = proof;
+        flagged[i] |= 0x80;
+        rejected(
+            &mut f,
+            parties,
+            &format!("{what} with a high bit set"),
+            flagged,
+            run.weights(),
+            run.root(),
+            run.epochs(),
+            EscrowError::InvalidProof,
+        );
+    }
     // A, B and C from the proof in the wrong places; an all-zero proof.
     let mut swapped = proof;
     swapped[..64].copy_from_slice(&proof[192..]);

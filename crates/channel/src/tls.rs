@@ -74,7 +74,7 @@ impl TlsIdentity {
     pub fn from_key_pem(key_pem: Zeroizing<String>) -> Result<TlsIdentity, TlsError> {
         let key = rcgen::KeyPair::from_pem(&key_pem)
             .map_err(|e| TlsError::Certificate(format!("not a PKCS#8 PEM key: {e}")))?;
-        let fingerprint = crate::sha256(&key.public_key_der());
+        let fingerprint = crate::sha256(&rcgen::PublicKeyData::subject_public_key_info(&key));
         let params = rcgen::CertificateParams::new(vec!["cyxwiz-node".to_string()])
             .map_err(|e| TlsError::Certificate(e.to_string()))?;
         let cert = params

@@ -12,7 +12,6 @@ use cyxwiz_chain::{Pubkey, client::ChainClient, pda, state::NodeReputation};
 use cyxwiz_common::units::ONE_CYXWIZ;
 use cyxwiz_engine_client::{Engine, EngineConfig, JobSpec, Observer, RunReport};
 use serde::Serialize;
-use solana_signer::Signer;
 
 use crate::{DIGITS, MLP_WASM, NetError, NetOptions, Network};
 
@@ -213,8 +212,8 @@ pub async fn run_on(
         .map_err(|e| NetError::Coordinator(format!("rating: {e}")))?;
 
     // The coordinator batches reputation updates; wait for the batch with this job.
-    let rb = rep_before[index];
-    let jobs_before = rb.as_ref().map_or(0, |r| r.jobs_completed);
+    let rb = rep_before.get(index).and_then(Option::as_ref);
+    let jobs_before = rb.map_or(0, |r| r.jobs_completed);
     let deadline = Instant::now() + options.reputation_wait;
     let mut rep_after = reputation(&chain, &node_owner).await?;
     while rep_after.as_ref().map_or(0, |r| r.jobs_completed) <= jobs_before && Instant::now() < deadline {
@@ -232,7 +231,7 @@ pub async fn run_on(
     };
     let ra = rep_after.as_ref();
     let reputation = ReputationChange {
-        score_before: rb.as_ref().map_or(0, |r| r.score),
+        score_before: rb.map_or(0, |r| r.score),
         score_after: ra.map_or(0, |r| r.score),
         jobs_completed_before: jobs_before,
         jobs_completed_after: ra.map_or(0, |r| r.jobs_completed),
@@ -240,6 +239,7 @@ pub async fn run_on(
         tier_after: ra.map_or("none", |r| cyxwiz_coordinator::types::tier_name(r.tier as u8)),
         batch_landed: ra.is_some_and(|r| r.jobs_completed > jobs_before),
     };
+    let prove_ms = run.timings.prove_ms;
     Ok(MainJobReport {
         run,
         node_owner: node_owner.to_string(),
@@ -250,7 +250,7 @@ pub async fn run_on(
         rate_signature: rated.signature,
         startup_ms,
         wall_ms: started.elapsed().as_millis() as u64,
-        prove_ms: run.timings.prove_ms,
+        prove_ms,
         proving_keys: {
             let dir = &net.operators[index].config.jobs.proving_keys_dir;
             if dir.as_os_str().is_empty() {

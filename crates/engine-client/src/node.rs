@@ -474,9 +474,10 @@ impl NodeSession {
             }
             Ok::<(), Error>(())
         };
-        // A generous bound: the call timeout per 64 MiB, at least once.
+        // A generous bound: the call timeout per 64 MiB, at least once, at most 17 times.
         let per = self.options.call_timeout;
-        let bound = per * (1 + (self.options.max_weights_bytes / (64 << 20)) as u32).min(per * 17);
+        let slices = (1 + self.options.max_weights_bytes / (64 << 20)).min(17) as u32;
+        let bound = per * slices;
         match tokio::time::timeout(bound, call).await {
             Ok(r) => r?,
             Err(_) => {

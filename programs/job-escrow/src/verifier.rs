@@ -73,6 +73,12 @@ impl ProofStatement {
     }
 }
 
+/// `q`, the BN254 base field modulus (point coordinates), big-endian.
+const BASE_FIELD_MODULUS_BE: [u8; 32] = [
+    0x30, 0x64, 0x4e, 0x72, 0xe1, 0x31, 0xa0, 0x29, 0xb8, 0x50, 0x45, 0xb6, 0x81, 0x81, 0x58, 0x5d,
+    0x97, 0x81, 0x6a, 0x91, 0x68, 0x71, 0xca, 0x8d, 0x3c, 0x20, 0x8c, 0x16, 0xd8, 0x7c, 0xfd, 0x47,
+];
+
 /// Size of a Groth16 proof in groth16-solana's uncompressed format (−A ‖ B ‖ C).
 pub const PROOF_LEN: usize = 256;
 
@@ -93,6 +99,14 @@ fn groth16(statement: &ProofStatement, proof: &[u8; PROOF_LEN]) -> Result<()> {
     // modulo p by the pairing check and so could stand for another value.
     require!(
         inputs.iter().all(is_less_than_bn254_field_size_be),
+        EscrowError::InvalidProof
+    );
+    // Likewise every point coordinate must be below the base field modulus: the pairing
+    // syscall would otherwise ignore high bits, giving one proof several encodings.
+    require!(
+        proof
+            .chunks_exact(32)
+            .all(|c| c < BASE_FIELD_MODULUS_BE.as_slice()),
         EscrowError::InvalidProof
     );
     let (a, rest) = proof.split_at(64);
