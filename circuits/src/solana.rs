@@ -45,7 +45,10 @@ const BASE_MODULUS_BE: [u8; 32] = [
 /// Whether every 32-byte big-endian coordinate is a canonical base field element, so a
 /// point has exactly one encoding.
 pub fn coordinates_canonical(bytes: &[u8]) -> bool {
-    bytes.len() % 32 == 0 && bytes.chunks_exact(32).all(|c| c < BASE_MODULUS_BE.as_slice())
+    bytes.len() % 32 == 0
+        && bytes
+            .chunks_exact(32)
+            .all(|c| c < BASE_MODULUS_BE.as_slice())
 }
 
 /// A G2 point as groth16-solana takes it.
@@ -61,7 +64,9 @@ pub fn g2_to_be(p: &G2Affine) -> [u8; 128] {
 /// Parses a G1 point (on-curve and subgroup checked).
 pub fn g1_from_be(bytes: &[u8; 64]) -> Result<G1Affine, CircuitError> {
     if !coordinates_canonical(bytes) {
-        return Err(CircuitError::MalformedProof("G1 coordinate not below the modulus"));
+        return Err(CircuitError::MalformedProof(
+            "G1 coordinate not below the modulus",
+        ));
     }
     let mut le = *bytes;
     reverse_chunks::<32>(&mut le);
@@ -72,7 +77,9 @@ pub fn g1_from_be(bytes: &[u8; 64]) -> Result<G1Affine, CircuitError> {
 /// Parses a G2 point (on-curve and subgroup checked).
 pub fn g2_from_be(bytes: &[u8; 128]) -> Result<G2Affine, CircuitError> {
     if !coordinates_canonical(bytes) {
-        return Err(CircuitError::MalformedProof("G2 coordinate not below the modulus"));
+        return Err(CircuitError::MalformedProof(
+            "G2 coordinate not below the modulus",
+        ));
     }
     let mut le = *bytes;
     reverse_chunks::<64>(&mut le);

@@ -80,7 +80,11 @@ fn key_file_is_private_and_stable() {
     let path = dir.path().join("keys/tls.pem");
     let a = TlsIdentity::load_or_create(&path).unwrap();
     let b = TlsIdentity::load_or_create(&path).unwrap();
-    assert_eq!(a.fingerprint(), b.fingerprint(), "the key survives restarts");
+    assert_eq!(
+        a.fingerprint(),
+        b.fingerprint(),
+        "the key survives restarts"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -109,7 +113,14 @@ fn endpoints_parse_strictly() {
         parse_endpoint("https://[::1]:7443").unwrap(),
         ("::1".to_string(), 7443)
     );
-    for bad in ["http://a:1", "https://a", "https://:1", "https://a:0", "https://a:x", "a:1"] {
+    for bad in [
+        "http://a:1",
+        "https://a",
+        "https://:1",
+        "https://a:0",
+        "https://a:x",
+        "a:1",
+    ] {
         assert!(parse_endpoint(bad).is_err(), "{bad}");
     }
 }

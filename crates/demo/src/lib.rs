@@ -295,7 +295,9 @@ impl Network {
         let owner = op.owner.to_string();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            let serving = tokio::net::TcpStream::connect(op.config.node.listen).await.is_ok();
+            let serving = tokio::net::TcpStream::connect(op.config.node.listen)
+                .await
+                .is_ok();
             if serving && let Ok(Some(_)) = self.coordinator.coordinator.store.node(&owner).await {
                 return Ok(process);
             }
@@ -316,7 +318,11 @@ impl Network {
     }
 
     /// A wallet with SOL and `tokens` CYXWIZ, its keypair written to `path`.
-    pub async fn fund_engine(&self, tokens: u64, path: &Path) -> Result<(Keypair, Pubkey), NetError> {
+    pub async fn fund_engine(
+        &self,
+        tokens: u64,
+        path: &Path,
+    ) -> Result<(Keypair, Pubkey), NetError> {
         let (wallet, token) = self.net.fund_wallet(10 * SOL, tokens).await?;
         keys::write_keypair(path, &wallet)?;
         Ok((wallet, token))

@@ -9,7 +9,11 @@ use cyxwiz_demo::main_job::{self, MainJobOptions, MainJobReport};
 use cyxwiz_engine_client::{amount::display_tokens, console::ConsoleObserver};
 
 #[derive(Parser, Debug)]
-#[command(name = "cyxwiz-demo", version, about = "Run a whole local CyxWiz network and train a model on it")]
+#[command(
+    name = "cyxwiz-demo",
+    version,
+    about = "Run a whole local CyxWiz network and train a model on it"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -41,13 +45,13 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
-        )
+        .with_env_filter(cyxwiz_node_agent::logging::filter("error"))
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -159,7 +163,11 @@ fn print_report(r: &MainJobReport, kept: bool) {
         }
     };
     println!("price             {}", tokens(s.price));
-    println!("  to the node     {} ({:.1}%)", tokens(s.to_node), pct(s.to_node));
+    println!(
+        "  to the node     {} ({:.1}%)",
+        tokens(s.to_node),
+        pct(s.to_node)
+    );
     println!(
         "  platform fee    {} ({:.1}%): staking {} · development {} · liquidity {} · burned {}",
         tokens(s.platform_fee()),
@@ -175,11 +183,20 @@ fn print_report(r: &MainJobReport, kept: bool) {
         ("engine", b.engine, a.engine),
         ("node", b.node, a.node),
         ("treasury/staking", b.treasury_staking, a.treasury_staking),
-        ("treasury/dev", b.treasury_development, a.treasury_development),
+        (
+            "treasury/dev",
+            b.treasury_development,
+            a.treasury_development,
+        ),
         ("treasury/liq", b.treasury_liquidity, a.treasury_liquidity),
         ("token supply", b.supply, a.supply),
     ] {
-        println!("  {name:<16}{} → {} ({})", tokens(x), tokens(y), delta(x, y));
+        println!(
+            "  {name:<16}{} → {} ({})",
+            tokens(x),
+            tokens(y),
+            delta(x, y)
+        );
     }
     let rep = &r.reputation;
     println!(
@@ -190,7 +207,11 @@ fn print_report(r: &MainJobReport, kept: bool) {
         rep.jobs_completed_after,
         rep.ratings_after,
         rep.tier_after,
-        if rep.batch_landed { "" } else { " (the coordinator's batch had not landed yet)" }
+        if rep.batch_landed {
+            ""
+        } else {
+            " (the coordinator's batch had not landed yet)"
+        }
     );
     let sigs = &run.signatures;
     let sent = 4 + sigs.anchors.len() + 1;
@@ -207,7 +228,11 @@ fn print_report(r: &MainJobReport, kept: bool) {
         "proof             Groth16 ({} epochs, anchored prefix bound) proven in {:.1}s, verified on chain by complete_payment{}",
         run.epochs,
         secs(r.prove_ms),
-        if r.proving_keys == "dev" { " (development keys: localnet only)" } else { "" }
+        if r.proving_keys == "dev" {
+            " (development keys: localnet only)"
+        } else {
+            ""
+        }
     );
     if kept {
         println!("state kept in     {}", r.dir.display());

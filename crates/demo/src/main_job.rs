@@ -69,7 +69,10 @@ pub struct FeeSplit {
 impl FeeSplit {
     /// The platform fee: everything of the price that did not go to the node.
     pub fn platform_fee(&self) -> u64 {
-        self.to_treasury_staking + self.to_treasury_development + self.to_treasury_liquidity + self.burned
+        self.to_treasury_staking
+            + self.to_treasury_development
+            + self.to_treasury_liquidity
+            + self.burned
     }
 }
 
@@ -135,12 +138,20 @@ fn gained(after: u64, before: u64) -> u64 {
     after.saturating_sub(before)
 }
 
-async fn reputation(chain: &ChainClient, owner: &Pubkey) -> Result<Option<NodeReputation>, NetError> {
-    Ok(chain.try_account::<NodeReputation>(&pda::node_reputation(owner)).await?)
+async fn reputation(
+    chain: &ChainClient,
+    owner: &Pubkey,
+) -> Result<Option<NodeReputation>, NetError> {
+    Ok(chain
+        .try_account::<NodeReputation>(&pda::node_reputation(owner))
+        .await?)
 }
 
 /// Starts a network, runs the job, measures, stops everything.
-pub async fn run(options: MainJobOptions, observer: &mut dyn Observer) -> Result<MainJobReport, NetError> {
+pub async fn run(
+    options: MainJobOptions,
+    observer: &mut dyn Observer,
+) -> Result<MainJobReport, NetError> {
     let started = Instant::now();
     let net = Network::start(options.net.clone()).await?;
     let startup_ms = started.elapsed().as_millis() as u64;
@@ -183,7 +194,12 @@ pub async fn run_on(
         rep_before.push(reputation(&chain, &op.owner).await?);
     }
 
-    let mut spec = JobSpec::new(MLP_WASM.to_vec(), DIGITS.to_vec(), options.epochs, 200 * ONE_CYXWIZ);
+    let mut spec = JobSpec::new(
+        MLP_WASM.to_vec(),
+        DIGITS.to_vec(),
+        options.epochs,
+        200 * ONE_CYXWIZ,
+    );
     spec.seed = options.seed;
     spec.estimated_secs = 60;
     let run = engine
@@ -191,10 +207,9 @@ pub async fn run_on(
         .await
         .map_err(|e| NetError::Coordinator(format!("the job failed: {e}")))?;
 
-    let node_owner: Pubkey = run
-        .node
-        .parse()
-        .map_err(|_| NetError::Coordinator(format!("node owner {:?} is not an address", run.node)))?;
+    let node_owner: Pubkey = run.node.parse().map_err(|_| {
+        NetError::Coordinator(format!("node owner {:?} is not an address", run.node))
+    })?;
     let index = net
         .operators
         .iter()
@@ -216,7 +231,9 @@ pub async fn run_on(
     let jobs_before = rb.map_or(0, |r| r.jobs_completed);
     let deadline = Instant::now() + options.reputation_wait;
     let mut rep_after = reputation(&chain, &node_owner).await?;
-    while rep_after.as_ref().map_or(0, |r| r.jobs_completed) <= jobs_before && Instant::now() < deadline {
+    while rep_after.as_ref().map_or(0, |r| r.jobs_completed) <= jobs_before
+        && Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(250)).await;
         rep_after = reputation(&chain, &node_owner).await?;
     }
@@ -236,7 +253,9 @@ pub async fn run_on(
         jobs_completed_before: jobs_before,
         jobs_completed_after: ra.map_or(0, |r| r.jobs_completed),
         ratings_after: ra.map_or(0, |r| r.rating_count),
-        tier_after: ra.map_or("none", |r| cyxwiz_coordinator::types::tier_name(r.tier as u8)),
+        tier_after: ra.map_or("none", |r| {
+            cyxwiz_coordinator::types::tier_name(r.tier as u8)
+        }),
         batch_landed: ra.is_some_and(|r| r.jobs_completed > jobs_before),
     };
     let prove_ms = run.timings.prove_ms;

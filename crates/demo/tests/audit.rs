@@ -29,7 +29,9 @@ async fn audits_catch_a_node_that_skips_epochs_and_the_evidence_opens_a_dispute(
     .await
     .unwrap();
     let node = net.agents[0].as_ref().unwrap().node().clone();
-    node.faults.skip_training_from.store(LAZY_FROM, Ordering::Relaxed);
+    node.faults
+        .skip_training_from
+        .store(LAZY_FROM, Ordering::Relaxed);
     let engine = common::engine(&net, "engine", 500 * ONE_CYXWIZ).await;
     let mut spec = JobSpec::new(MLP_WASM.to_vec(), DIGITS.to_vec(), 60, 200 * ONE_CYXWIZ);
     spec.seed = 42;
@@ -43,16 +45,26 @@ async fn audits_catch_a_node_that_skips_epochs_and_the_evidence_opens_a_dispute(
     let id = quote.job_id;
     let session = engine.connect(&cred).await.unwrap();
     session
-        .upload_with(&cred.token, &id, spec.seed, &spec.module, &spec.dataset, UploadOptions::default(), |_, _| {})
+        .upload_with(
+            &cred.token,
+            &id,
+            spec.seed,
+            &spec.module,
+            &spec.dataset,
+            UploadOptions::default(),
+            |_, _| {},
+        )
         .await
         .unwrap();
     // Hold training once 40 epochs are done, so the audit happens while the escrow is
     // still in progress (and disputable).
-    session.control_at(&id, Control::Pause, HOLD_AT).await.unwrap();
+    session
+        .control_at(&id, Control::Pause, HOLD_AT)
+        .await
+        .unwrap();
     let s = &session;
     let held = common::eventually(Duration::from_secs(60), move || async move {
-        s
-            .get_job(&id)
+        s.get_job(&id)
             .await
             .is_ok_and(|p| p.phase == Phase::Paused as i32)
     })
@@ -61,8 +73,7 @@ async fn audits_catch_a_node_that_skips_epochs_and_the_evidence_opens_a_dispute(
     assert_eq!(session.get_job(&id).await.unwrap().epoch, HOLD_AT);
     let e = &engine;
     let anchored = common::eventually(Duration::from_secs(30), move || async move {
-        e
-            .escrow(&id)
+        e.escrow(&id)
             .await
             .ok()
             .flatten()
@@ -72,7 +83,10 @@ async fn audits_catch_a_node_that_skips_epochs_and_the_evidence_opens_a_dispute(
     assert!(anchored, "epoch {HOLD_AT} was not anchored");
 
     // Before the node turned lazy, re-execution agrees with it.
-    let honest = engine.audit_epoch(&session, &id, LAZY_FROM - 1, job).await.unwrap();
+    let honest = engine
+        .audit_epoch(&session, &id, LAZY_FROM - 1, job)
+        .await
+        .unwrap();
     assert_eq!(honest.verdict, Verdict::Honest);
 
     // A lazy epoch re-executes to other weights.
@@ -87,7 +101,9 @@ async fn audits_catch_a_node_that_skips_epochs_and_the_evidence_opens_a_dispute(
     let bisected = engine.audit_bisect(&session, &id, job).await.unwrap();
     assert_eq!(bisected.epoch, LAZY_FROM);
     assert!(bisected.is_fraud());
-    assert!(bisected.probes >= 1 && bisected.probes <= cyxwiz_audit::Bisection::max_probes(HOLD_AT));
+    assert!(
+        bisected.probes >= 1 && bisected.probes <= cyxwiz_audit::Bisection::max_probes(HOLD_AT)
+    );
 
     // A voter, with nothing but the transcript and the job's inputs, reaches the same
     // verdict; the transcript names the anchor the escrow holds.
@@ -98,7 +114,8 @@ async fn audits_catch_a_node_that_skips_epochs_and_the_evidence_opens_a_dispute(
     let sandbox = Sandbox::new(Limits::default()).unwrap();
     let again = cyxwiz_audit::Evidence::from_json(&evidence.to_json()).unwrap();
     assert_eq!(again.evidence_hash(), bisected.evidence_hash);
-    let verdict = verify_evidence(&again, &spec.module, &spec.dataset, spec.seed, &sandbox).unwrap();
+    let verdict =
+        verify_evidence(&again, &spec.module, &spec.dataset, spec.seed, &sandbox).unwrap();
     assert!(verdict.is_fraud());
 
     // The evidence opens a dispute: the escrow freezes, the node cannot be paid.

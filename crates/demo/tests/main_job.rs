@@ -26,13 +26,20 @@ fn retrain_locally(epochs: u32, seed: i64) -> [u8; 32] {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_main_job_trains_the_mlp_and_settles_by_the_book() {
-    let options = MainJobOptions::default();
+    // The network's directory outlives it, so the downloaded weights can be read back.
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = MainJobOptions::default();
+    options.net.dir = Some(dir.path().to_path_buf());
     let (epochs, seed) = (options.epochs, options.seed);
     let r = main_job::run(options, &mut Silent).await.unwrap();
     let run = &r.run;
 
     // A real model: the MLP's documented bar on the held-out digits.
-    assert!(run.test_accuracy >= 0.95, "held-out accuracy {}", run.test_accuracy);
+    assert!(
+        run.test_accuracy >= 0.95,
+        "held-out accuracy {}",
+        run.test_accuracy
+    );
     assert_eq!(run.epochs, epochs);
 
     // The downloaded weights are the ones committed on chain, and an independent
@@ -55,7 +62,13 @@ async fn the_main_job_trains_the_mlp_and_settles_by_the_book() {
     // One anchor at epoch 50 of 60; every transaction landed.
     let sigs = &run.signatures;
     assert_eq!(sigs.anchors.len(), 1, "{sigs:?}");
-    for sig in [&sigs.escrow, &sigs.assign, &sigs.accept, &sigs.payment, &r.rate_signature] {
+    for sig in [
+        &sigs.escrow,
+        &sigs.assign,
+        &sigs.accept,
+        &sigs.payment,
+        &r.rate_signature,
+    ] {
         assert!(!sig.is_empty(), "{sigs:?}");
     }
     assert_eq!(run.resumed_from, 0);

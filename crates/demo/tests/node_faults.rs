@@ -78,7 +78,14 @@ async fn malicious_modules_fail_their_own_jobs_and_the_node_carries_on() {
     let (quote, _, cred) = common::prepare(&engine, &spec).await;
     let session = engine.connect(&cred).await.unwrap();
     let e = session
-        .upload(&cred.token, &quote.job_id, 0, &spec.module, &spec.dataset, |_, _| {})
+        .upload(
+            &cred.token,
+            &quote.job_id,
+            0,
+            &spec.module,
+            &spec.dataset,
+            |_, _| {},
+        )
         .await
         .unwrap_err();
     assert_eq!(e.grpc_code(), Some(tonic::Code::InvalidArgument), "{e}");
@@ -92,7 +99,10 @@ async fn malicious_modules_fail_their_own_jobs_and_the_node_carries_on() {
     // reason; the engine refunds the escrow by progress (nothing anchored: all of it).
     for (train, reason) in [
         ("(loop $spin (br $spin))", "fuel"),
-        ("(loop $grow (drop (memory.grow (i32.const 16))) (br $grow))", "memory"),
+        (
+            "(loop $grow (drop (memory.grow (i32.const 16))) (br $grow))",
+            "memory",
+        ),
     ] {
         let before = engine.balance().await.unwrap().tokens;
         let spec = JobSpec::new(wat_module(1, train), data.clone(), 5, 100 * ONE_CYXWIZ);
@@ -106,11 +116,20 @@ async fn malicious_modules_fail_their_own_jobs_and_the_node_carries_on() {
         let id = cyxwiz_engine_client::parse_job_id(job).unwrap();
         let escrow = engine.escrow(&id).await.unwrap().unwrap();
         assert_eq!(escrow.state, EscrowState::Refunded);
-        assert_eq!(engine.balance().await.unwrap().tokens, before, "every token came back");
+        assert_eq!(
+            engine.balance().await.unwrap().tokens,
+            before,
+            "every token came back"
+        );
     }
 
     // The node is unharmed: a real job on it trains and settles.
-    let mut spec = JobSpec::new(LOGREG_WASM.to_vec(), BREAST_CANCER.to_vec(), 30, 100 * ONE_CYXWIZ);
+    let mut spec = JobSpec::new(
+        LOGREG_WASM.to_vec(),
+        BREAST_CANCER.to_vec(),
+        30,
+        100 * ONE_CYXWIZ,
+    );
     spec.seed = 42;
     let report = engine.run(&spec, &mut Silent).await.unwrap();
     assert!(report.test_accuracy >= 0.94, "{}", report.test_accuracy);
@@ -134,15 +153,27 @@ async fn a_node_killed_mid_training_resumes_the_job_from_its_checkpoints() {
     let id = quote.job_id;
     let session = engine.connect(&cred).await.unwrap();
     session
-        .upload(&cred.token, &id, spec.seed, &spec.module, &spec.dataset, |_, _| {})
+        .upload(
+            &cred.token,
+            &id,
+            spec.seed,
+            &spec.module,
+            &spec.dataset,
+            |_, _| {},
+        )
         .await
         .unwrap();
     // Hold the job at a known epoch, then kill the node process outright (SIGKILL: no
     // shutdown, no flush) with the job half-trained.
-    session.control_at(&id, Control::Pause, KILL_AT).await.unwrap();
+    session
+        .control_at(&id, Control::Pause, KILL_AT)
+        .await
+        .unwrap();
     let s = &session;
     let held = common::eventually(Duration::from_secs(60), move || async move {
-        s.get_job(&id).await.is_ok_and(|p| p.phase == Phase::Paused as i32)
+        s.get_job(&id)
+            .await
+            .is_ok_and(|p| p.phase == Phase::Paused as i32)
     })
     .await;
     assert!(held, "the job did not reach epoch {KILL_AT}");
@@ -151,12 +182,27 @@ async fn a_node_killed_mid_training_resumes_the_job_from_its_checkpoints() {
 
     // Restarted, the node restores the job from its checkpoints and finishes it.
     let _restarted = net.spawn_node_process(0, exe).await.unwrap();
-    let completion = session.training_complete(&id, Duration::from_secs(180)).await.unwrap();
+    let completion = session
+        .training_complete(&id, Duration::from_secs(180))
+        .await
+        .unwrap();
     let progress = completion.progress.unwrap();
-    assert_eq!(progress.phase, Phase::Completed as i32, "{}", progress.detail);
-    assert_eq!(progress.resumed_from, KILL_AT, "resumed from the last checkpoint");
+    assert_eq!(
+        progress.phase,
+        Phase::Completed as i32,
+        "{}",
+        progress.detail
+    );
+    assert_eq!(
+        progress.resumed_from, KILL_AT,
+        "resumed from the last checkpoint"
+    );
     assert_eq!(progress.epoch, EPOCHS);
-    assert!(completion.test_accuracy >= 0.95, "{}", completion.test_accuracy);
+    assert!(
+        completion.test_accuracy >= 0.95,
+        "{}",
+        completion.test_accuracy
+    );
     let escrow = engine.escrow(&id).await.unwrap().unwrap();
     assert_eq!(escrow.state, EscrowState::Completed);
     let (_, digest, _) = engine.collect(&session, &id, None).await.unwrap();

@@ -138,8 +138,15 @@ impl Engine {
         let module = sandbox
             .load(job.module)
             .map_err(|e| Error::Audit(format!("loading the module: {e}")))?;
-        let audit = cyxwiz_audit::audit(&sandbox, &module, job.dataset, job.seed, &challenge, &reveal)
-            .map_err(audit_err)?;
+        let audit = cyxwiz_audit::audit(
+            &sandbox,
+            &module,
+            job.dataset,
+            job.seed,
+            &challenge,
+            &reveal,
+        )
+        .map_err(audit_err)?;
         let inputs = JobInputs::of(job.module, job.dataset, job.seed);
         let evidence = Evidence::new(inputs, challenge, reveal, &audit).map_err(audit_err)?;
         Ok(AuditReport {
@@ -164,7 +171,11 @@ impl Engine {
     ) -> Result<AuditReport> {
         let (root, k) = self.anchored(job_id).await?;
         let own = {
-            let (module, dataset, seed) = (job.module.to_vec(), Arc::new(job.dataset.to_vec()), job.seed);
+            let (module, dataset, seed) = (
+                job.module.to_vec(),
+                Arc::new(job.dataset.to_vec()),
+                job.seed,
+            );
             tokio::task::spawn_blocking(move || local_weight_digests(&module, &dataset, seed, k))
                 .await
                 .map_err(|e| Error::Audit(format!("re-run thread: {e}")))??
@@ -220,7 +231,10 @@ impl Engine {
             )));
         }
         let dir = self.journal().job_dir(&report.job_id);
-        let path = dir.join(format!("evidence-{}.json", hex::encode(report.evidence_hash)));
+        let path = dir.join(format!(
+            "evidence-{}.json",
+            hex::encode(report.evidence_hash)
+        ));
         crate::Journal::write_file(&path, report.evidence.to_json().as_bytes())?;
         let addresses = *self.addresses().await?;
         let sent = self
@@ -243,7 +257,12 @@ impl Engine {
 
 /// `weights_digest(W_1..W_k)` of an honest run, exactly as a node trains (epoch `E`
 /// runs the kernel's epoch `E − 1`, then evaluates).
-pub fn local_weight_digests(module: &[u8], dataset: &[u8], seed: i64, k: u32) -> Result<Vec<[u8; 32]>> {
+pub fn local_weight_digests(
+    module: &[u8],
+    dataset: &[u8],
+    seed: i64,
+    k: u32,
+) -> Result<Vec<[u8; 32]>> {
     let sandbox = sandbox()?;
     let module = sandbox
         .load(module)

@@ -186,4 +186,3 @@ fn completed(c: &Completion) {
         c.payment_signature
     );
 }
-

@@ -8,11 +8,11 @@ use std::{
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use cyxwiz_channel::v1::Control;
 use cyxwiz_engine_client::{
     Engine, EngineConfig, JobSpec, amount::display_tokens, console::ConsoleObserver,
     engine::job_state_name, journal::JobRecord, parse_tokens, spec::parse_priority,
 };
-use cyxwiz_channel::v1::Control;
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -262,7 +262,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 json!({ "ok": true, "job_id": hex::encode(id), "refund_signature": sig }),
                 || match &sig {
                     Some(s) => println!("job {} refunded by progress (tx {s})", hex::encode(id)),
-                    None => println!("job {} is not in progress: nothing to refund", hex::encode(id)),
+                    None => println!(
+                        "job {} is not in progress: nothing to refund",
+                        hex::encode(id)
+                    ),
                 },
             );
             Ok(())
@@ -281,11 +284,21 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 other => bail!("action {other:?}: expected pause, resume or stop"),
             };
             let session = e.connect_journaled(&id).await?;
-            let p = session.control_at(&id, action, at_epoch.unwrap_or(0)).await?;
+            let p = session
+                .control_at(&id, action, at_epoch.unwrap_or(0))
+                .await?;
             print(
                 json,
                 json!({ "ok": true, "job_id": hex::encode(id), "epoch": p.epoch, "phase": p.phase }),
-                || println!("job {} at epoch {}/{}: {:?} sent", hex::encode(id), p.epoch, p.epochs, action),
+                || {
+                    println!(
+                        "job {} at epoch {}/{}: {:?} sent",
+                        hex::encode(id),
+                        p.epoch,
+                        p.epochs,
+                        action
+                    )
+                },
             );
             Ok(())
         }

@@ -5,10 +5,8 @@
 
 use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
+use cyxwiz_chain::{ChainError, Pubkey, client::ChainClient, ix, keys, pda, state::NodeAccount};
 use cyxwiz_channel::{limits::MAX_MESSAGE_BYTES, tls::TlsIdentity, v1::job_channel_server};
-use cyxwiz_chain::{
-    ChainError, Pubkey, client::ChainClient, ix, keys, pda, state::NodeAccount,
-};
 use cyxwiz_proto::{auth::sign_now, methods, v1 as cv1};
 use cyxwiz_sandbox::Sandbox;
 use solana_commitment_config::CommitmentConfig;
@@ -108,8 +106,15 @@ impl Agent {
         };
 
         // JOIN (chain): stake once, then keep the heartbeat fresh.
-        ensure_registered(&cfg, &chain, &addresses, &wallet, token_account, tls.fingerprint())
-            .await?;
+        ensure_registered(
+            &cfg,
+            &chain,
+            &addresses,
+            &wallet,
+            token_account,
+            tls.fingerprint(),
+        )
+        .await?;
         chain
             .send(&[ix::registry::update_heartbeat(&wallet.pubkey())], &[])
             .await
@@ -147,10 +152,14 @@ impl Agent {
             addr: listen,
             source,
         })?;
+        // Jobs on disk are registered before the channel opens, so an engine reconnecting
+        // after a restart never hears "no such job" for a job being restored.
+        node.restore_jobs().await;
         let (stop, mut stop_rx) = watch::channel(false);
-        let service = job_channel_server::JobChannelServer::new(ChannelService { node: node.clone() })
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let service =
+            job_channel_server::JobChannelServer::new(ChannelService { node: node.clone() })
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let server = Server::builder()
             .tls_config(tls.server_config())
             .map_err(|e| AgentError::Setup(format!("TLS: {e}")))?
@@ -165,8 +174,6 @@ impl Agent {
         ));
         tracing::info!(owner = %node.owner(), %local_addr, advertise = %node.cfg.node.advertise,
             fingerprint = %hex::encode(tls.fingerprint()), "job channel serving");
-
-        node.restore_jobs().await;
 
         let (registered_tx, registered) = watch::channel(false);
         let background = tokio::spawn(keep_joined(node.clone(), stop.subscribe(), registered_tx));
@@ -292,7 +299,11 @@ async fn ensure_registered(
 
 /// Registers with the coordinator (retrying with backoff), then heartbeats; registers
 /// again if the coordinator forgot the node; refreshes the on-chain heartbeat.
-async fn keep_joined(node: Arc<Node>, mut stop: watch::Receiver<bool>, registered: watch::Sender<bool>) {
+async fn keep_joined(
+    node: Arc<Node>,
+    mut stop: watch::Receiver<bool>,
+    registered: watch::Sender<bool>,
+) {
     let mut backoff = Duration::from_millis(200);
     let mut interval = Duration::from_secs(30);
     let chain_every = Duration::from_secs(node.cfg.node.chain_heartbeat_secs.max(60));
@@ -304,7 +315,8 @@ async fn keep_joined(node: Arc<Node>, mut stop: watch::Receiver<bool>, registere
         if !*registered.borrow() {
             match register(&node).await {
                 Ok(r) => {
-                    interval = Duration::from_millis(r.heartbeat_interval_ms.clamp(1_000, 300_000) as u64);
+                    interval =
+                        Duration::from_millis(r.heartbeat_interval_ms.clamp(1_000, 300_000) as u64);
                     backoff = Duration::from_millis(200);
                     tracing::info!(stake = r.stake, reputation = r.reputation, tier = %r.tier, "registered with the coordinator");
                     let _ = registered.send(true);

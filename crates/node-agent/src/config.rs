@@ -249,7 +249,9 @@ impl Config {
             ));
         }
         if self.jobs.upload_timeout_secs == 0 || self.jobs.upload_idle_secs == 0 {
-            return bad("jobs.upload_timeout_secs and jobs.upload_idle_secs must be positive".into());
+            return bad(
+                "jobs.upload_timeout_secs and jobs.upload_idle_secs must be positive".into(),
+            );
         }
         if self.jobs.max_call_secs == 0 || self.jobs.max_memory_mb == 0 {
             return bad("jobs.max_call_secs and jobs.max_memory_mb must be positive".into());
@@ -347,7 +349,8 @@ mod tests {
         let err =
             Config::load(None, [("CYXWIZ_NODE_ADVERTISE".into(), "10.0.0.1".into())]).unwrap_err();
         assert!(err.to_string().contains("node.advertise"), "{err}");
-        let err = Config::load(None, [("CYXWIZ_JOBS_PROVER".into(), "trust-me".into())]).unwrap_err();
+        let err =
+            Config::load(None, [("CYXWIZ_JOBS_PROVER".into(), "trust-me".into())]).unwrap_err();
         assert!(err.to_string().contains("jobs.prover"), "{err}");
     }
 }

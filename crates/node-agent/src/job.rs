@@ -10,8 +10,8 @@ use std::{
     time::Instant,
 };
 
-use cyxwiz_channel::v1;
 use cyxwiz_chain::Pubkey;
+use cyxwiz_channel::v1;
 use cyxwiz_poc::{CheckpointChain, Digest, Witness};
 use cyxwiz_sandbox::{JobError, JobModule, Sandbox, metric};
 use tokio::sync::{mpsc, watch};

@@ -8,11 +8,13 @@
 //! * [`node`]: jobs and the chain work for them (accept, anchor, complete, refund).
 //! * [`job`]: the training loop in the WASM sandbox, committing every epoch.
 //! * [`store`]: job files and checkpoints on disk, verified on restore.
+//! * [`logging`]: the log filter (keeps arkworks' per-constraint spans off).
 #![forbid(unsafe_code)]
 
 pub mod agent;
 pub mod config;
 pub mod job;
+pub mod logging;
 pub mod node;
 pub mod service;
 pub mod store;

@@ -9,7 +9,10 @@ use clap::Parser;
 use cyxwiz_node_agent::Config;
 
 #[derive(Parser, Debug)]
-#[command(version, about = "The CyxWiz node daemon: trains jobs in a WASM sandbox for CYXWIZ")]
+#[command(
+    version,
+    about = "The CyxWiz node daemon: trains jobs in a WASM sandbox for CYXWIZ"
+)]
 struct Args {
     /// Configuration file (default: ~/.cyxwiz/config.toml when it exists).
     #[arg(long, short, env = "CYXWIZ_CONFIG")]
@@ -91,10 +94,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let cfg = load(&args)?;
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| cfg.logging.level.clone().into()),
-        )
+        .with_env_filter(cyxwiz_node_agent::logging::filter(&cfg.logging.level))
         .init();
     cyxwiz_node_agent::agent::serve_until_signal(cfg)
         .await

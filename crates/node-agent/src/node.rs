@@ -128,9 +128,7 @@ impl Node {
         coordinator: Channel,
     ) -> Node {
         let prover: Option<Arc<dyn Prover>> = match cfg.jobs.prover.as_str() {
-            "groth16" if cfg.jobs.proving_keys_dir.as_os_str().is_empty() => {
-                Some(dev_prover())
-            }
+            "groth16" if cfg.jobs.proving_keys_dir.as_os_str().is_empty() => Some(dev_prover()),
             "groth16" => Some(Arc::new(Groth16Prover::from_dir(
                 cfg.jobs.proving_keys_dir.clone(),
             ))),
@@ -221,7 +219,10 @@ impl Node {
 
     // ── coordinator ──────────────────────────────────────────────────────
 
-    pub async fn verify_token(&self, token: &str) -> Result<cv1::VerifyTokenResponse, tonic::Status> {
+    pub async fn verify_token(
+        &self,
+        token: &str,
+    ) -> Result<cv1::VerifyTokenResponse, tonic::Status> {
         let req = sign_now(
             methods::VERIFY_TOKEN,
             cv1::VerifyTokenRequest {
@@ -317,7 +318,12 @@ impl Node {
             tracing::warn!(job = %hex::encode(job.id), error = %e, "syncing checkpoints");
         }
         let applied = Self::escrow_check(job.id, move |e| e.epochs_done >= epoch);
-        let ixs = [ix::escrow::anchor_checkpoint(&self.owner(), job.id, epoch, root)];
+        let ixs = [ix::escrow::anchor_checkpoint(
+            &self.owner(),
+            job.id,
+            epoch,
+            root,
+        )];
         for attempt in 1..=3u32 {
             match self.chain.send_idempotent(&ixs, &[], &applied).await {
                 Ok(out) => {
@@ -438,7 +444,12 @@ impl Node {
 
     /// Ends an accepted job early on chain: anchors the progress made since the last
     /// anchor (so the node is paid for it), then `refund` splits the escrow by it.
-    async fn refund(&self, job: &JobHandle, epochs: u32, root: Option<[u8; 32]>) -> Result<String, String> {
+    async fn refund(
+        &self,
+        job: &JobHandle,
+        epochs: u32,
+        root: Option<[u8; 32]>,
+    ) -> Result<String, String> {
         if let Some(root) = root
             && epochs > job.manifest().epochs_anchored()
             && epochs < job.manifest().epochs
@@ -574,7 +585,10 @@ impl Node {
                 tracing::info!(job = %id, "interrupted by shutdown; resumes on the next start");
             }
             Outcome::Stopped { epochs, root } => {
-                job.set_phase(Phase::Stopped, format!("stopped by the engine after {epochs} epochs"));
+                job.set_phase(
+                    Phase::Stopped,
+                    format!("stopped by the engine after {epochs} epochs"),
+                );
                 self.settle_early(&job, epochs, root, Duration::ZERO).await;
             }
             Outcome::ModuleFailed {
@@ -594,7 +608,8 @@ impl Node {
                 let root = hex::decode(&m.merkle_root)
                     .ok()
                     .and_then(|r| r.try_into().ok());
-                self.settle_early(&job, m.epochs_done, root, Duration::ZERO).await;
+                self.settle_early(&job, m.epochs_done, root, Duration::ZERO)
+                    .await;
             }
         }
     }
@@ -627,9 +642,10 @@ impl Node {
                     continue;
                 }
             };
-            if let Some(e) = escrow.as_ref().filter(|e| {
-                e.node == self.owner() && e.state == EscrowState::Completed
-            }) {
+            if let Some(e) = escrow
+                .as_ref()
+                .filter(|e| e.node == self.owner() && e.state == EscrowState::Completed)
+            {
                 // Paid before the manifest caught up (a crash right after the payment).
                 let (hash, root, epochs) = (e.final_weights_hash, e.merkle_root, e.epochs_done);
                 handle.update(true, |m| {
@@ -646,7 +662,9 @@ impl Node {
                 .as_ref()
                 .is_some_and(|e| e.node == self.owner() && e.state == EscrowState::InProgress);
             if !ours {
-                let state = escrow.map(|e| format!("{:?}", e.state)).unwrap_or("closed".into());
+                let state = escrow
+                    .map(|e| format!("{:?}", e.state))
+                    .unwrap_or("closed".into());
                 handle.update(true, |m| {
                     m.phase = Phase::Failed;
                     m.detail = format!("interrupted; the escrow is now {state}");
@@ -688,7 +706,9 @@ impl Node {
         let tasks: Vec<_> = std::mem::take(&mut *lock(&self.tasks));
         let all = futures_join(tasks);
         if tokio::time::timeout(grace, all).await.is_err() {
-            tracing::warn!("shutdown grace period over; abandoning unfinished settlements (they resume on the next start)");
+            tracing::warn!(
+                "shutdown grace period over; abandoning unfinished settlements (they resume on the next start)"
+            );
         }
     }
 }
@@ -712,7 +732,8 @@ fn dev_prover() -> Arc<dyn Prover> {
     tracing::warn!(
         "jobs.proving_keys_dir is not set: proving with the INSECURE development keys, which only localnets accept"
     );
-    DEV.get_or_init(|| Arc::new(Groth16Prover::insecure_dev())).clone()
+    DEV.get_or_init(|| Arc::new(Groth16Prover::insecure_dev()))
+        .clone()
 }
 
 fn signature_of(out: &SendOutcome) -> String {

@@ -5,13 +5,13 @@
 
 use std::{pin::Pin, sync::Arc, time::Duration};
 
+use cyxwiz_audit::{Challenge, StoredCheckpoint, build_probe, build_reveal};
+use cyxwiz_chain::Pubkey;
 use cyxwiz_channel::{
     auth::bearer,
     methods, sha256,
     v1::{self, job_channel_server::JobChannel, send_job_request::Part as Msg},
 };
-use cyxwiz_audit::{Challenge, StoredCheckpoint, build_probe, build_reveal};
-use cyxwiz_chain::Pubkey;
 use tokio::sync::mpsc;
 use tokio_stream::{Stream, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status, Streaming};
@@ -76,7 +76,9 @@ impl ChannelService {
             ));
         }
         if !self.node.use_nonce(caller.nonce) {
-            return Err(Status::unauthenticated("replayed request (nonce already used)"));
+            return Err(Status::unauthenticated(
+                "replayed request (nonce already used)",
+            ));
         }
         Ok(job)
     }
@@ -122,7 +124,11 @@ impl Received {
                 (&mut self.module, self.module_size)
             }
             Ok(v1::Part::Dataset) => (&mut self.dataset, self.dataset_size),
-            _ => return Err(Status::invalid_argument("chunk part must be MODULE or DATASET")),
+            _ => {
+                return Err(Status::invalid_argument(
+                    "chunk part must be MODULE or DATASET",
+                ));
+            }
         };
         if c.data.is_empty() || c.data.len() as u64 > self.max_chunk {
             return Err(Status::invalid_argument(format!(
@@ -274,7 +280,8 @@ impl JobChannel for ChannelService {
             .map_err(|e| Status::invalid_argument(format!("module rejected: {e}")))?;
         let dataset = Arc::new(std::mem::take(&mut got.dataset));
         {
-            let (sandbox, module, dataset) = (node.sandbox.clone(), module.clone(), dataset.clone());
+            let (sandbox, module, dataset) =
+                (node.sandbox.clone(), module.clone(), dataset.clone());
             let seed = header.seed;
             tokio::task::spawn_blocking(move || -> Result<(), String> {
                 let mut job = sandbox.instantiate(&module).map_err(|e| e.to_string())?;
@@ -401,7 +408,11 @@ impl JobChannel for ChannelService {
             Ok(v1::Control::Pause) => job.pause(),
             Ok(v1::Control::Resume) => job.resume(),
             Ok(v1::Control::Stop) => job.stop(),
-            _ => return Err(Status::invalid_argument("action must be PAUSE, RESUME or STOP")),
+            _ => {
+                return Err(Status::invalid_argument(
+                    "action must be PAUSE, RESUME or STOP",
+                ));
+            }
         }
         Ok(Response::new(job.progress()))
     }
@@ -420,7 +431,11 @@ impl JobChannel for ChannelService {
         &self,
         request: Request<v1::JobRef>,
     ) -> Result<Response<Self::DownloadWeightsStream>, Status> {
-        let job = self.authorize(&request, methods::DOWNLOAD_WEIGHTS, &request.get_ref().job_id)?;
+        let job = self.authorize(
+            &request,
+            methods::DOWNLOAD_WEIGHTS,
+            &request.get_ref().job_id,
+        )?;
         let m = job.manifest();
         if !matches!(m.phase, Phase::Completing | Phase::Completed) {
             return Err(Status::failed_precondition(format!(
@@ -442,7 +457,11 @@ impl JobChannel for ChannelService {
                 m.epochs_done
             )));
         }
-        if self.node.faults.tamper_weights.load(std::sync::atomic::Ordering::Relaxed)
+        if self
+            .node
+            .faults
+            .tamper_weights
+            .load(std::sync::atomic::Ordering::Relaxed)
             && !weights.is_empty()
         {
             weights[0] ^= 0x01;
@@ -471,7 +490,11 @@ impl JobChannel for ChannelService {
         &self,
         request: Request<v1::JobRef>,
     ) -> Result<Response<v1::Completion>, Status> {
-        let job = self.authorize(&request, methods::TRAINING_COMPLETE, &request.get_ref().job_id)?;
+        let job = self.authorize(
+            &request,
+            methods::TRAINING_COMPLETE,
+            &request.get_ref().job_id,
+        )?;
         let mut rx = job.subscribe();
         let wait = async {
             // A settlement that failed is retried at the next start: report it now.
@@ -505,7 +528,11 @@ impl JobChannel for ChannelService {
         &self,
         request: Request<v1::RevealRequest>,
     ) -> Result<Response<v1::RevealResponse>, Status> {
-        let job = self.authorize(&request, methods::REVEAL_CHECKPOINTS, &request.get_ref().job_id)?;
+        let job = self.authorize(
+            &request,
+            methods::REVEAL_CHECKPOINTS,
+            &request.get_ref().job_id,
+        )?;
         let req = request.into_inner();
         if req.challenge_json.len() > MAX_CHALLENGE_BYTES {
             return Err(Status::invalid_argument("challenge too large"));

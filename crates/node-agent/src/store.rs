@@ -310,7 +310,8 @@ impl JobDir {
             reason: reason.to_string(),
         };
         let mut head = [0u8; 24];
-        f.read_exact(&mut head).map_err(|_| corrupt("truncated header"))?;
+        f.read_exact(&mut head)
+            .map_err(|_| corrupt("truncated header"))?;
         if &head[..4] != CKPT_MAGIC || head[4..8] != CKPT_VERSION.to_le_bytes() {
             return Err(corrupt("not a version-1 checkpoint"));
         }
@@ -326,20 +327,23 @@ impl JobDir {
         let mut metrics = Vec::with_capacity(n as usize);
         for _ in 0..n {
             let mut m = [0u8; 12];
-            f.read_exact(&mut m).map_err(|_| corrupt("truncated metrics"))?;
+            f.read_exact(&mut m)
+                .map_err(|_| corrupt("truncated metrics"))?;
             metrics.push((
                 i32::from_le_bytes(m[..4].try_into().unwrap_or([0; 4])),
                 f64::from_bits(u64::from_le_bytes(m[4..].try_into().unwrap_or([0; 8]))),
             ));
         }
         let mut len = [0u8; 8];
-        f.read_exact(&mut len).map_err(|_| corrupt("truncated weights length"))?;
+        f.read_exact(&mut len)
+            .map_err(|_| corrupt("truncated weights length"))?;
         let len = u64::from_le_bytes(len);
         if len > MAX_CKPT_WEIGHTS {
             return Err(corrupt("weights length out of range"));
         }
         let mut weights = vec![0u8; len as usize];
-        f.read_exact(&mut weights).map_err(|_| corrupt("truncated weights"))?;
+        f.read_exact(&mut weights)
+            .map_err(|_| corrupt("truncated weights"))?;
         Ok(Checkpoint {
             epoch,
             timestamp,

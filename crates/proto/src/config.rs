@@ -36,11 +36,10 @@ pub fn layered_table(
                 path: p.to_path_buf(),
                 source,
             })?;
-            text.parse::<toml::Table>()
-                .map_err(|e| LayerError::Parse {
-                    path: p.to_path_buf(),
-                    reason: e.to_string(),
-                })?
+            text.parse::<toml::Table>().map_err(|e| LayerError::Parse {
+                path: p.to_path_buf(),
+                reason: e.to_string(),
+            })?
         }
         None => toml::Table::new(),
     };

@@ -114,8 +114,8 @@ fn groth16(statement: &ProofStatement, proof: &[u8; PROOF_LEN]) -> Result<()> {
     let a: [u8; 64] = a.try_into().map_err(|_| EscrowError::InvalidProof)?;
     let b: [u8; 128] = b.try_into().map_err(|_| EscrowError::InvalidProof)?;
     let c: [u8; 64] = c.try_into().map_err(|_| EscrowError::InvalidProof)?;
-    let mut verifier = Groth16Verifier::new(&a, &b, &c, &inputs, vk)
-        .map_err(|_| EscrowError::InvalidProof)?;
+    let mut verifier =
+        Groth16Verifier::new(&a, &b, &c, &inputs, vk).map_err(|_| EscrowError::InvalidProof)?;
     verifier.verify().map_err(|_| EscrowError::InvalidProof)?;
     Ok(())
 }
