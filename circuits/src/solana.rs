@@ -45,7 +45,7 @@ const BASE_MODULUS_BE: [u8; 32] = [
 /// Whether every 32-byte big-endian coordinate is a canonical base field element, so a
 /// point has exactly one encoding.
 pub fn coordinates_canonical(bytes: &[u8]) -> bool {
-    bytes.len() % 32 == 0
+    bytes.len().is_multiple_of(32)
         && bytes
             .chunks_exact(32)
             .all(|c| c < BASE_MODULUS_BE.as_slice())

@@ -317,7 +317,7 @@ impl ChainClient {
                 out.push((amount, key));
             }
         }
-        out.sort_by(|a, b| b.0.cmp(&a.0));
+        out.sort_by_key(|&(amount, _)| std::cmp::Reverse(amount));
         Ok(out.into_iter().map(|(_, k)| k).collect())
     }
 

@@ -35,13 +35,19 @@ pub enum NetError {
     #[error("localnet: {0}")]
     Localnet(#[from] cyxwiz_localnet::LocalnetError),
     #[error("chain: {0}")]
-    Chain(#[from] cyxwiz_chain::ChainError),
+    Chain(Box<cyxwiz_chain::ChainError>),
     #[error("coordinator: {0}")]
     Coordinator(String),
     #[error("node {index}: {reason}")]
     Node { index: usize, reason: String },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<cyxwiz_chain::ChainError> for NetError {
+    fn from(e: cyxwiz_chain::ChainError) -> Self {
+        NetError::Chain(Box::new(e))
+    }
 }
 
 /// Knobs of a local network.

@@ -302,10 +302,8 @@ impl NodeSession {
             let mut fresh = true;
             loop {
                 let mut last_error = String::new();
-                if !fresh {
-                    if let Err(e) = session.reconnect().await {
-                        last_error = e.to_string();
-                    }
+                if !fresh && let Err(e) = session.reconnect().await {
+                    last_error = e.to_string();
                 }
                 fresh = false;
                 if last_error.is_empty() {

@@ -20,11 +20,14 @@ use crate::{config::Config, node::Node, service::ChannelService};
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
     #[error("node keypair: {0}")]
-    Keypair(ChainError),
+    Keypair(Box<ChainError>),
     #[error(transparent)]
     Tls(#[from] cyxwiz_channel::tls::TlsError),
     #[error("chain at {url}: {source}")]
-    Chain { url: String, source: ChainError },
+    Chain {
+        url: String,
+        source: Box<ChainError>,
+    },
     #[error("{0}")]
     Setup(String),
     #[error("binding the job channel on {addr}: {source}")]
@@ -37,10 +40,10 @@ pub enum AgentError {
 /// Loads the operator keypair, creating it (mode 0600) on first start.
 pub fn load_or_create_keypair(path: &Path) -> Result<Keypair, AgentError> {
     if path.exists() {
-        keys::read_keypair(path).map_err(AgentError::Keypair)
+        keys::read_keypair(path).map_err(|e| AgentError::Keypair(Box::new(e)))
     } else {
         let k = Keypair::new();
-        keys::write_keypair(path, &k).map_err(AgentError::Keypair)?;
+        keys::write_keypair(path, &k).map_err(|e| AgentError::Keypair(Box::new(e)))?;
         tracing::info!(path = %path.display(), owner = %k.pubkey(), "created the node keypair");
         Ok(k)
     }
@@ -86,9 +89,9 @@ impl Agent {
                 cfg.storage.data_dir.display()
             ))
         })?;
-        let chain_err = |source| AgentError::Chain {
+        let chain_err = |source: ChainError| AgentError::Chain {
             url: cfg.chain.rpc_url.clone(),
-            source,
+            source: Box::new(source),
         };
         let chain = ChainClient::new(
             &cfg.chain.rpc_url,
@@ -253,9 +256,9 @@ async fn ensure_registered(
     fingerprint: [u8; 32],
 ) -> Result<(), AgentError> {
     let owner = wallet.pubkey();
-    let chain_err = |source| AgentError::Chain {
+    let chain_err = |source: ChainError| AgentError::Chain {
         url: cfg.chain.rpc_url.clone(),
-        source,
+        source: Box::new(source),
     };
     if chain
         .try_account::<NodeAccount>(&pda::node(&owner))

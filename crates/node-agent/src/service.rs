@@ -498,10 +498,12 @@ impl JobChannel for ChannelService {
         let mut rx = job.subscribe();
         let wait = async {
             // A settlement that failed is retried at the next start: report it now.
-            while !job.phase().is_final()
-                && !(job.phase() == Phase::Completing
-                    && job.manifest().detail.starts_with("settlement failed"))
-            {
+            let settled_or_failed = |job: &JobHandle| {
+                job.phase().is_final()
+                    || (job.phase() == Phase::Completing
+                        && job.manifest().detail.starts_with("settlement failed"))
+            };
+            while !settled_or_failed(&job) {
                 if rx.changed().await.is_err() {
                     break;
                 }

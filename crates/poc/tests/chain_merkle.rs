@@ -217,11 +217,11 @@ fn proofs_verify_everywhere_and_match_rs_merkle() {
         let root = c.root_at(k).unwrap();
         let leaves = &c.hashes()[..k];
         let rs = MerkleTree::<PoseidonMerkle>::from_leaves(leaves);
-        for i in 0..k {
+        for (i, leaf) in leaves.iter().enumerate() {
             let proof = c.proof(i, k).unwrap();
             assert_eq!(proof, rs.proof(&[i]).to_bytes(), "k = {k}, i = {i}");
             assert!(
-                verify_inclusion(&root, i, &leaves[i], k, &proof),
+                verify_inclusion(&root, i, leaf, k, &proof),
                 "k = {k}, i = {i}"
             );
             assert_eq!(parse_proof(&proof).unwrap().len() * 32, proof.len());
