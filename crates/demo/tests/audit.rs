@@ -10,7 +10,7 @@ use std::{sync::atomic::Ordering, time::Duration};
 
 use cyxwiz_audit::{FraudKind, Verdict, verify_evidence};
 use cyxwiz_chain::{pda, state::EscrowState};
-use cyxwiz_channel::v1::{Control, Phase};
+
 use cyxwiz_common::units::ONE_CYXWIZ;
 use cyxwiz_demo::{DIGITS, MLP_WASM, NetOptions, Network};
 use cyxwiz_engine_client::{JobBytes, JobSpec, UploadOptions};
@@ -58,19 +58,7 @@ async fn audits_catch_a_node_that_skips_epochs_and_the_evidence_opens_a_dispute(
         .unwrap();
     // Hold training once 40 epochs are done, so the audit happens while the escrow is
     // still in progress (and disputable).
-    session
-        .control_at(&id, Control::Pause, HOLD_AT)
-        .await
-        .unwrap();
-    let s = &session;
-    let held = common::eventually(Duration::from_secs(60), move || async move {
-        s.get_job(&id)
-            .await
-            .is_ok_and(|p| p.phase == Phase::Paused as i32)
-    })
-    .await;
-    assert!(held, "the job did not pause");
-    assert_eq!(session.get_job(&id).await.unwrap().epoch, HOLD_AT);
+    assert_eq!(common::hold_at(&session, &id, HOLD_AT).await, HOLD_AT);
     let e = &engine;
     let anchored = common::eventually(Duration::from_secs(30), move || async move {
         e.escrow(&id)

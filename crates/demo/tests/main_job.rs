@@ -5,24 +5,7 @@ use cyxwiz_demo::{
     DIGITS, MLP_WASM,
     main_job::{self, MainJobOptions},
 };
-use cyxwiz_engine_client::Silent;
-use cyxwiz_sandbox::{Limits, Sandbox};
-
-/// The node's result, re-derived independently: the same module, data and seed trained
-/// in a fresh sandbox here must give bit-identical weights (what makes re-execution a
-/// way to check a node).
-fn retrain_locally(epochs: u32, seed: i64) -> [u8; 32] {
-    let sandbox = Sandbox::new(Limits::default()).unwrap();
-    let module = sandbox.load(MLP_WASM).unwrap();
-    let mut job = sandbox.instantiate(&module).unwrap();
-    job.init(DIGITS, seed).unwrap();
-    // Epoch E of the chain is the kernel's epoch E - 1 (kernels count from 0).
-    for e in 0..epochs {
-        job.train_epoch(e).unwrap();
-        job.evaluate().unwrap();
-    }
-    cyxwiz_poc::weights_digest(&job.weights().unwrap())
-}
+use cyxwiz_engine_client::{Silent, audit::local_weight_digests};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_main_job_trains_the_mlp_and_settles_by_the_book() {
@@ -47,7 +30,8 @@ async fn the_main_job_trains_the_mlp_and_settles_by_the_book() {
     let saved = std::fs::read(&run.weights_path).unwrap();
     assert_eq!(saved.len() as u64, run.weights_bytes);
     assert_eq!(cyxwiz_poc::weights_digest(&saved), run.final_weights_hash);
-    assert_eq!(retrain_locally(epochs, seed), run.final_weights_hash);
+    let honest = local_weight_digests(MLP_WASM, DIGITS, seed, epochs).unwrap();
+    assert_eq!(honest.last(), Some(&run.final_weights_hash));
 
     // 90/10: the node gets 90 % (a new node is Bronze), the platform fee is split into
     // the treasuries and the burn, and nothing is created or lost.

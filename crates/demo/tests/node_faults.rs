@@ -7,10 +7,10 @@ mod common;
 use std::time::Duration;
 
 use cyxwiz_chain::state::EscrowState;
-use cyxwiz_channel::v1::{Control, Phase};
+use cyxwiz_channel::v1::Phase;
 use cyxwiz_common::units::ONE_CYXWIZ;
 use cyxwiz_demo::{BREAST_CANCER, DIGITS, LOGREG_WASM, MLP_WASM, NetOptions, Network};
-use cyxwiz_engine_client::{Error, JobSpec, Silent};
+use cyxwiz_engine_client::{Error, JobSpec, Silent, audit::local_weight_digests};
 
 /// A module implementing job ABI v1 whose epoch body is `train` (see the sandbox tests
 /// for the full ABI; this one keeps a single f64 weight).
@@ -165,18 +165,7 @@ async fn a_node_killed_mid_training_resumes_the_job_from_its_checkpoints() {
         .unwrap();
     // Hold the job at a known epoch, then kill the node process outright (SIGKILL: no
     // shutdown, no flush) with the job half-trained.
-    session
-        .control_at(&id, Control::Pause, KILL_AT)
-        .await
-        .unwrap();
-    let s = &session;
-    let held = common::eventually(Duration::from_secs(60), move || async move {
-        s.get_job(&id)
-            .await
-            .is_ok_and(|p| p.phase == Phase::Paused as i32)
-    })
-    .await;
-    assert!(held, "the job did not reach epoch {KILL_AT}");
+    assert_eq!(common::hold_at(&session, &id, KILL_AT).await, KILL_AT);
     process.kill();
     assert!(session.get_job(&id).await.is_err(), "the node is gone");
 
@@ -209,15 +198,8 @@ async fn a_node_killed_mid_training_resumes_the_job_from_its_checkpoints() {
     assert_eq!(escrow.final_weights_hash, digest);
 
     // Resuming changed nothing: the weights are those of an uninterrupted run.
-    let sandbox = cyxwiz_sandbox::Sandbox::new(cyxwiz_sandbox::Limits::default()).unwrap();
-    let module = sandbox.load(MLP_WASM).unwrap();
-    let mut job = sandbox.instantiate(&module).unwrap();
-    job.init(DIGITS, spec.seed).unwrap();
-    for e in 0..EPOCHS {
-        job.train_epoch(e).unwrap();
-        job.evaluate().unwrap();
-    }
-    assert_eq!(cyxwiz_poc::weights_digest(&job.weights().unwrap()), digest);
+    let honest = local_weight_digests(MLP_WASM, DIGITS, spec.seed, EPOCHS).unwrap();
+    assert_eq!(honest.last(), Some(&digest));
 
     net.stop().await;
 }

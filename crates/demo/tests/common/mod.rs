@@ -32,6 +32,30 @@ pub async fn prepare(engine: &Engine, spec: &JobSpec) -> (Quote, String, Credent
     (quote, escrow_tx, credential)
 }
 
+/// Asks the node to pause `job` once `epochs` epochs are done and waits until it has;
+/// returns the epoch it holds at.
+pub async fn hold_at(
+    session: &cyxwiz_engine_client::NodeSession,
+    job: &[u8; 16],
+    epochs: u32,
+) -> u32 {
+    use cyxwiz_channel::v1::{Control, Phase};
+    session
+        .control_at(job, Control::Pause, epochs)
+        .await
+        .unwrap();
+    let id = *job;
+    let held = eventually(Duration::from_secs(60), move || async move {
+        session
+            .get_job(&id)
+            .await
+            .is_ok_and(|p| p.phase == Phase::Paused as i32)
+    })
+    .await;
+    assert!(held, "the job did not pause at epoch {epochs}");
+    session.get_job(job).await.unwrap().epoch
+}
+
 /// Polls `cond` every 100 ms until it holds or `timeout` passes; returns whether it held.
 pub async fn eventually<F, Fut>(timeout: Duration, mut cond: F) -> bool
 where
