@@ -9,13 +9,21 @@
 //!   through the default stub while moving nothing. One stub type implements both traits.
 //! * **Events reach the logs.** `sol_log_data` is written as `Program data: <base64>`,
 //!   exactly as the SBF runtime does, so event decoders work unchanged.
+//! * **Program logs reach the logs.** `msg!` (and with it Anchor's `Instruction: X` and
+//!   `AnchorError …` lines) goes through `solana_msg::sol_log`, which upstream prints to
+//!   stdout on the host. The workspace patches `solana-msg` with a host hook
+//!   (`patches/README.md`); the adapter installs one that writes `Program log: <msg>` into
+//!   the invocation's log collector, as the `sol_log_` syscall does, so failed
+//!   transactions carry the program's error lines and nothing reaches stdout.
 //! * **Thread-local invoke context.** The stubs are process-global, the context is not:
-//!   every test thread runs its own SVM, so tests run in parallel.
+//!   every test thread runs its own SVM, so tests run in parallel. It is cleared when the
+//!   invocation returns.
 //! * **Entry lifetime wrapper.** Anchor's `entry` wants one `'info` lifetime for the
 //!   account slice and the accounts; [`invoke_native_entry`] provides exactly that.
 //!
 //! Compute units cannot be measured natively: a builtin is charged a flat 1 CU plus the
-//! sysvar costs below, so CU budgets are stated from the syscall cost model instead.
+//! sysvar costs below, so CU budgets are stated from the syscall cost model instead, and
+//! the runtime writes no `Program <id> consumed N of M compute units` line for a builtin.
 #![allow(unsafe_code)]
 
 use std::{
@@ -58,10 +66,37 @@ thread_local! {
     static INVOKE_CONTEXT: RefCell<Option<usize>> = const { RefCell::new(None) };
 }
 
-fn set_invoke_context(new: &mut InvokeContext) {
-    INVOKE_CONTEXT.with(|slot| {
-        slot.replace(Some(ptr::from_mut(new).expose_provenance()));
-    });
+/// Marks this thread as running a builtin invocation until dropped, then restores the
+/// previous mark. Clearing it matters: the stubs and the log hook must never reach a
+/// context that has gone (a program function called directly by a host test, after a
+/// transaction finished on the same thread).
+struct InvocationGuard {
+    previous: Option<usize>,
+}
+
+impl InvocationGuard {
+    fn enter(context: &mut InvokeContext) -> Self {
+        let addr = ptr::from_mut(context).expose_provenance();
+        let previous = INVOKE_CONTEXT.with(|slot| slot.replace(Some(addr)));
+        InvocationGuard { previous }
+    }
+}
+
+impl Drop for InvocationGuard {
+    fn drop(&mut self) {
+        INVOKE_CONTEXT.with(|slot| {
+            slot.replace(self.previous);
+        });
+    }
+}
+
+/// The invoke context of the instruction running on this thread, if one is.
+fn try_invoke_context<'a, 'b>() -> Option<&'a mut InvokeContext<'b, 'b>> {
+    let addr = INVOKE_CONTEXT.with(|slot| *slot.borrow())?;
+    // SAFETY: the address was stored from a live `&mut InvokeContext` by an
+    // `InvocationGuard` on this thread, which is dropped (clearing it) before that
+    // invocation returns; program code, the only caller, runs synchronously inside it.
+    Some(unsafe { &mut *ptr::with_exposed_provenance_mut(addr) })
 }
 
 /// The invoke context of the instruction running on this thread.
@@ -70,14 +105,24 @@ fn set_invoke_context(new: &mut InvokeContext) {
 /// If called outside a builtin invocation: the stubs are only reachable from program
 /// code, which only runs inside one.
 fn get_invoke_context<'a, 'b>() -> &'a mut InvokeContext<'b, 'b> {
-    let addr = INVOKE_CONTEXT.with(|slot| match *slot.borrow() {
-        Some(addr) => addr,
+    match try_invoke_context() {
+        Some(context) => context,
         None => panic!("native program code ran outside of an SVM invocation"),
-    });
-    // SAFETY: the address was stored from a live `&mut InvokeContext` by
-    // `invoke_builtin_function` on this thread, which outlives every stub call made by the
-    // program it runs (stubs are only called synchronously from that program).
-    unsafe { &mut *ptr::with_exposed_provenance_mut(addr) }
+    }
+}
+
+/// The `solana_msg` host hook (`patches/solana-msg`): every `msg!`/`sol_log` of a
+/// native program, Anchor's own lines included, becomes `Program log: <message>` in the
+/// running invocation's log collector, exactly what the SBF `sol_log_` syscall records.
+/// Outside an invocation it declines, and `solana_msg` prints as upstream does.
+fn capture_program_log(message: &str) -> bool {
+    match try_invoke_context() {
+        Some(invoke_context) => {
+            ic_msg!(invoke_context, "Program log: {}", message);
+            true
+        }
+        None => false,
+    }
 }
 
 /// Runs one native program invocation: serialises the instruction's accounts in the SBF
@@ -88,7 +133,7 @@ pub fn invoke_native_entry(
     invoke_context: &mut InvokeContext,
 ) -> Result<u64, Box<dyn std::error::Error>> {
     install_syscall_stubs();
-    set_invoke_context(invoke_context);
+    let _invocation = InvocationGuard::enter(invoke_context);
 
     let transaction_context = &invoke_context.transaction_context;
     let instruction_context = transaction_context.get_current_instruction_context()?;
@@ -211,12 +256,14 @@ macro_rules! native_program {
     }};
 }
 
-/// Installs the stubs once per process, in both `solana-sysvar` generations.
+/// Installs the stubs once per process, in both `solana-sysvar` generations, and the
+/// `solana_msg` log hook.
 pub fn install_syscall_stubs() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         solana_sysvar_v3::program_stubs::set_syscall_stubs(Box::new(SyscallStubs));
         solana_sysvar_v4::program_stubs::set_syscall_stubs(Box::new(SyscallStubs));
+        solana_msg::host::set_log_hook(Some(capture_program_log));
     });
 }
 
@@ -282,8 +329,11 @@ struct SyscallStubs;
 
 impl SyscallStubs {
     fn log(&self, message: &str) {
-        let invoke_context = get_invoke_context();
-        ic_msg!(invoke_context, "Program log: {}", message);
+        // `program_stubs::sol_log` callers (solana-program 2.x style code) land in the
+        // same place as `msg!`.
+        if !capture_program_log(message) {
+            panic!("native program code ran outside of an SVM invocation");
+        }
     }
 
     fn log_data(&self, fields: &[&[u8]]) {
