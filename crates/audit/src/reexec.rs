@@ -1,6 +1,6 @@
 //! Re-executing one epoch exactly as the node-agent trains it, and the verdict.
 //!
-//! The node-agent's loop (`crates/node-agent/src/job.rs`, `train`) for committed epoch
+//! The node-agent's loop (`node-agent/src/job.rs`, `train`) for committed epoch
 //! `E` (1-based) is: `train = job.train_epoch(E − 1)` (the ABI's epochs are 0-based),
 //! `eval = job.evaluate()`, `W_E = job.weights()`, `M_E = train.metrics ++ eval.metrics`
 //! (in report order; `init`'s report is not part of any epoch), then

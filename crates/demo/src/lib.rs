@@ -8,13 +8,12 @@ pub mod main_job;
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    sync::Arc,
     time::Duration,
 };
 
 use cyxwiz_chain::{Pubkey, keys};
 use cyxwiz_common::units::ONE_CYXWIZ;
-use cyxwiz_coordinator::{config::Config as CoordinatorConfig, server, service::Coordinator};
+use cyxwiz_coordinator::{config::Config as CoordinatorConfig, server};
 use cyxwiz_localnet::{Localnet, LocalnetConfig};
 use cyxwiz_node_agent::{Agent, Config as NodeConfig};
 use solana_keypair::Keypair;
@@ -81,58 +80,8 @@ impl Default for NetOptions {
     }
 }
 
-/// The coordinator served in this process.
-pub struct Served {
-    pub coordinator: Arc<Coordinator>,
-    pub grpc: SocketAddr,
-    pub http: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Served {
-    pub async fn start(cfg: CoordinatorConfig) -> Result<Served, NetError> {
-        let coordinator = Arc::new(
-            server::build(cfg)
-                .await
-                .map_err(|e| NetError::Coordinator(e.to_string()))?,
-        );
-        let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let http = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let (g, h) = (grpc.local_addr()?, http.local_addr()?);
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let c = coordinator.clone();
-        let task = tokio::spawn(async move {
-            if let Err(e) = server::run(c, grpc, http, async {
-                let _ = rx.await;
-            })
-            .await
-            {
-                tracing::error!(error = %e, "coordinator stopped");
-            }
-        });
-        Ok(Served {
-            coordinator,
-            grpc: g,
-            http: h,
-            stop: Some(tx),
-            task: Some(task),
-        })
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.grpc)
-    }
-
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
-        }
-    }
-}
+/// The coordinator served in this process (the coordinator's own helper).
+pub use cyxwiz_coordinator::server::Served;
 
 /// One node operator: wallet, token account and configuration.
 #[derive(Debug, Clone)]
@@ -195,7 +144,9 @@ impl Network {
         cfg.batching.tick_ms = 200;
         cfg.batching.reputation_batch_secs = 2;
         cfg.matching.cache_refresh_ms = 100;
-        let coordinator = Served::start(cfg.clone()).await?;
+        let coordinator = server::serve_on_free_ports(cfg.clone())
+            .await
+            .map_err(|e| NetError::Coordinator(e.to_string()))?;
 
         let mut network = Network {
             net,

@@ -14,9 +14,8 @@
 //! the tree is circom-compatible Poseidon. SHA-256 only appears *outside* the circuit, to
 //! compress arbitrary bytes (weights, metrics) into one field element.
 //!
-//! The [`Prover`] trait is the seam where the Groth16 prover will plug in; until then
-//! [`InsecureTestProver`] produces the test-only proof `job-escrow`'s
-//! `insecure-test-verifier` accepts, after checking the witness really yields the statement.
+//! The [`Prover`] trait is the seam where the Groth16 prover (`cyxwiz-circuits`) plugs in;
+//! [`Witness::supports`] is the consistency check every prover makes first.
 #![forbid(unsafe_code)]
 
 mod chain;
@@ -29,7 +28,7 @@ pub use chain::{CheckpointChain, chain_step};
 pub use digest::{genesis, metrics_digest, weights_digest};
 pub use field::{Digest, from_hex, hash_pair, is_canonical, reduce, to_hex};
 pub use merkle::{PoseidonMerkle, merkle_root, parse_proof, verify_inclusion};
-pub use prover::{InsecureTestProver, PROOF_LEN, Prover, Statement, Witness, insecure_test_proof};
+pub use prover::{PROOF_LEN, Prover, Statement, Witness};
 
 /// Everything that can go wrong building or checking a commitment.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

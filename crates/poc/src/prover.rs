@@ -2,9 +2,7 @@
 //!
 //! [`Statement`] is the public side (it becomes the Groth16 public inputs and mirrors
 //! `job-escrow`'s `ProofStatement`); [`Witness`] is everything the prover may use. The real
-//! Groth16 prover will implement [`Prover`]; [`InsecureTestProver`] stands in for tests.
-
-use sha2::{Digest as _, Sha256};
+//! Groth16 prover (`cyxwiz-circuits`) implements [`Prover`].
 
 use crate::PocError;
 use crate::chain::CheckpointChain;
@@ -110,6 +108,38 @@ impl Witness {
     }
 }
 
+impl Witness {
+    /// Checks that this witness yields exactly `statement` (same epoch count, Merkle root
+    /// and final weights digest for the statement's job): what any prover must establish
+    /// before it proves, so an inconsistent witness is refused with a reason rather than
+    /// failing deep inside proving.
+    pub fn supports(&self, statement: &Statement) -> Result<(), PocError> {
+        if usize::try_from(statement.epochs).ok() != Some(self.len()) {
+            return Err(PocError::Prover(format!(
+                "statement claims {} epochs, witness has {}",
+                statement.epochs,
+                self.len()
+            )));
+        }
+        let actual = self.statement(statement.job_id)?;
+        if actual.merkle_root != statement.merkle_root {
+            return Err(PocError::Prover(format!(
+                "merkle root mismatch: witness gives {}, statement has {}",
+                hex::encode(actual.merkle_root),
+                hex::encode(statement.merkle_root)
+            )));
+        }
+        if actual.final_weights_hash != statement.final_weights_hash {
+            return Err(PocError::Prover(format!(
+                "final weights hash mismatch: witness gives {}, statement has {}",
+                hex::encode(actual.final_weights_hash),
+                hex::encode(statement.final_weights_hash)
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Produces a proof that `witness` yields `statement`.
 pub trait Prover: Send + Sync + std::fmt::Debug {
     /// Short identifier for logs and metrics.
@@ -122,8 +152,8 @@ pub trait Prover: Send + Sync + std::fmt::Debug {
     /// `anchored_epochs` epochs (its `epochs_done` before completion, 0 if none):
     /// `complete_payment` checks that the anchored root is a prefix of the proven chain.
     ///
-    /// The default suits provers whose proof does not cover the anchor (the insecure test
-    /// prover): it checks the prefix fits the statement and calls `prove`. The Groth16
+    /// The default suits provers whose proof does not cover the anchor: it checks the
+    /// prefix fits the statement and calls `prove`. The Groth16
     /// prover (`cyxwiz-circuits`) overrides it and proves the prefix.
     fn prove_anchored(
         &self,
@@ -141,58 +171,3 @@ pub trait Prover: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// Test-only prover matching `job-escrow`'s `insecure-test-verifier`.
-///
-/// Its "proof" is [`insecure_test_proof`], which anyone can compute, so it proves nothing
-/// cryptographically. It still refuses an inconsistent witness, so even the test path
-/// cannot certify a chain that does not add up.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct InsecureTestProver;
-
-impl Prover for InsecureTestProver {
-    fn name(&self) -> &'static str {
-        "insecure-test"
-    }
-
-    fn prove(&self, statement: &Statement, witness: &Witness) -> Result<[u8; PROOF_LEN], PocError> {
-        if usize::try_from(statement.epochs).ok() != Some(witness.len()) {
-            return Err(PocError::Prover(format!(
-                "statement claims {} epochs, witness has {}",
-                statement.epochs,
-                witness.len()
-            )));
-        }
-        let actual = witness.statement(statement.job_id)?;
-        if actual.merkle_root != statement.merkle_root {
-            return Err(PocError::Prover(format!(
-                "merkle root mismatch: witness gives {}, statement has {}",
-                hex::encode(actual.merkle_root),
-                hex::encode(statement.merkle_root)
-            )));
-        }
-        if actual.final_weights_hash != statement.final_weights_hash {
-            return Err(PocError::Prover(format!(
-                "final weights hash mismatch: witness gives {}, statement has {}",
-                hex::encode(actual.final_weights_hash),
-                hex::encode(statement.final_weights_hash)
-            )));
-        }
-        debug_assert_eq!(actual, *statement);
-        Ok(insecure_test_proof(statement))
-    }
-}
-
-/// `SHA-256("cyxwiz-insecure-test-proof-v1" || job_id || merkle_root || final_weights_hash
-/// || epochs u32 LE)` followed by zeros: byte for byte what `job-escrow`'s
-/// `insecure_test_proof` builds. Performs no check; use [`InsecureTestProver`].
-pub fn insecure_test_proof(statement: &Statement) -> [u8; PROOF_LEN] {
-    let mut h = Sha256::new();
-    h.update(b"cyxwiz-insecure-test-proof-v1");
-    h.update(statement.job_id);
-    h.update(statement.merkle_root);
-    h.update(statement.final_weights_hash);
-    h.update(statement.epochs.to_le_bytes());
-    let mut proof = [0u8; PROOF_LEN];
-    proof[..32].copy_from_slice(&h.finalize());
-    proof
-}

@@ -1,10 +1,6 @@
-//! The statement/witness interface and the insecure test prover.
+//! The statement/witness interface: a witness supports exactly the statement it yields.
 
-use cyxwiz_poc::{
-    CheckpointChain, InsecureTestProver, PROOF_LEN, PocError, Prover, Statement, Witness,
-    metrics_digest, weights_digest,
-};
-use sha2::{Digest as _, Sha256};
+use cyxwiz_poc::{CheckpointChain, PocError, Statement, Witness, metrics_digest, weights_digest};
 
 const JOB: [u8; 16] = [0x42; 16];
 const N: usize = 7;
@@ -29,35 +25,17 @@ fn recorded() -> (Statement, Witness) {
 }
 
 fn expect_refusal(statement: &Statement, witness: &Witness, what: &str) {
-    match InsecureTestProver.prove(statement, witness) {
+    match witness.supports(statement) {
         Err(PocError::Prover(msg)) => assert!(!msg.is_empty(), "{what}"),
         other => panic!("{what}: expected Prover error, got {other:?}"),
     }
 }
 
 #[test]
-fn valid_witness_gives_escrow_compatible_proof() {
+fn a_recorded_witness_supports_its_statement() {
     let (s, w) = recorded();
     assert_eq!(w.statement(JOB), Ok(s));
-    let proof = InsecureTestProver.prove(&s, &w).unwrap();
-    assert_eq!(proof.len(), PROOF_LEN);
-
-    // Independently: job-escrow's hashv(&[domain, job_id, root, final, epochs LE]).
-    let mut concat = Vec::new();
-    concat.extend_from_slice(b"cyxwiz-insecure-test-proof-v1");
-    concat.extend_from_slice(&s.job_id);
-    concat.extend_from_slice(&s.merkle_root);
-    concat.extend_from_slice(&s.final_weights_hash);
-    concat.extend_from_slice(&(N as u32).to_le_bytes());
-    let digest = Sha256::digest(&concat);
-    assert_eq!(&proof[..32], digest.as_slice());
-    assert!(proof[32..].iter().all(|&b| b == 0));
-    assert_eq!(InsecureTestProver.name(), "insecure-test");
-
-    // The proof commits to the statement.
-    let mut other = s;
-    other.epochs -= 1;
-    assert_ne!(cyxwiz_poc::insecure_test_proof(&other), proof);
+    assert_eq!(w.supports(&s), Ok(()));
 }
 
 #[test]
@@ -142,12 +120,4 @@ fn empty_witness_refused() {
     };
     expect_refusal(&s, &Witness::default(), "empty");
     assert!(Witness::new().is_empty());
-}
-
-#[test]
-fn prover_is_object_safe_and_shareable() {
-    let p: std::sync::Arc<dyn Prover> = std::sync::Arc::new(InsecureTestProver);
-    let (s, w) = recorded();
-    let handle = std::thread::spawn(move || p.prove(&s, &w));
-    assert!(handle.join().unwrap().is_ok());
 }

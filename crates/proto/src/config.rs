@@ -82,6 +82,83 @@ pub fn layered_table(
     Ok(table)
 }
 
+/// `[chain]`: the Solana RPC node, read by the node agent and the engine client alike.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChainSection {
+    pub rpc_url: String,
+    /// processed, confirmed or finalized.
+    pub commitment: String,
+}
+
+impl Default for ChainSection {
+    fn default() -> Self {
+        ChainSection {
+            rpc_url: "http://127.0.0.1:8899".into(),
+            commitment: "confirmed".into(),
+        }
+    }
+}
+
+impl ChainSection {
+    /// The commitment level, or a message naming the bad value.
+    pub fn commitment(&self) -> Result<solana_commitment_config::CommitmentConfig, String> {
+        use solana_commitment_config::CommitmentConfig;
+        match self.commitment.as_str() {
+            "processed" => Ok(CommitmentConfig::processed()),
+            "confirmed" => Ok(CommitmentConfig::confirmed()),
+            "finalized" => Ok(CommitmentConfig::finalized()),
+            other => Err(format!(
+                "[chain] commitment {other:?}: expected processed, confirmed or finalized"
+            )),
+        }
+    }
+
+    /// Everything wrong with the section, as one message.
+    pub fn validate(&self) -> Result<(), String> {
+        require_http_url("[chain] rpc_url", &self.rpc_url)?;
+        self.commitment().map(|_| ())
+    }
+}
+
+/// `[coordinator]`: the coordinator's gRPC endpoint, for the node agent and the engine
+/// client alike.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CoordinatorSection {
+    pub url: String,
+    /// One coordinator call.
+    pub timeout_ms: u64,
+}
+
+impl Default for CoordinatorSection {
+    fn default() -> Self {
+        CoordinatorSection {
+            url: "http://127.0.0.1:50051".into(),
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+impl CoordinatorSection {
+    /// The bound of one call; never below 100 ms, which no real round trip beats.
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.timeout_ms.max(100))
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        require_http_url("[coordinator] url", &self.url)
+    }
+}
+
+fn require_http_url(name: &str, url: &str) -> Result<(), String> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(format!("{name} {url:?} is not an http(s) URL"))
+    }
+}
+
 /// `~/.cyxwiz`, or `./.cyxwiz` when there is no home directory.
 pub fn home_dir() -> PathBuf {
     std::env::var_os("HOME")
@@ -132,6 +209,44 @@ mod tests {
             Err(LayerError::Parse { .. })
         ));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn shared_sections_default_and_validate() {
+        let chain = ChainSection::default();
+        assert!(chain.validate().is_ok());
+        assert_eq!(
+            chain.commitment().unwrap(),
+            solana_commitment_config::CommitmentConfig::confirmed()
+        );
+        let bad = ChainSection {
+            commitment: "max".into(),
+            ..ChainSection::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("\"max\""));
+        let bad = ChainSection {
+            rpc_url: "127.0.0.1:8899".into(),
+            ..ChainSection::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("rpc_url"));
+        let c = CoordinatorSection {
+            timeout_ms: 0,
+            ..CoordinatorSection::default()
+        };
+        assert_eq!(c.timeout(), std::time::Duration::from_millis(100));
+        assert!(
+            CoordinatorSection {
+                url: "grpc://x".into(),
+                ..c
+            }
+            .validate()
+            .is_err()
+        );
+        let t: toml::Table = "[chain]\nrpc_url = \"http://x:1\"\n".parse().unwrap();
+        let parsed: ChainSection = t["chain"].clone().try_into().unwrap();
+        assert_eq!(parsed.commitment, "confirmed");
+        let t: toml::Table = "[chain]\nrpc = 1\n".parse().unwrap();
+        assert!(t["chain"].clone().try_into::<ChainSection>().is_err());
     }
 
     #[test]
