@@ -6,6 +6,7 @@
 //! for "how CyxWiz is initialised", exercised by every test run.
 #![forbid(unsafe_code)]
 
+pub mod idl;
 pub mod keys;
 pub mod network;
 pub mod programs;

@@ -38,6 +38,35 @@ pub enum RunError {
     ProgramMissing { name: &'static str, id: Pubkey },
     #[error("deployment check failed:\n{0}")]
     Mismatch(String),
+    #[error("program {name} at {id} is not an upgradeable program (owner {owner})")]
+    NotUpgradeable {
+        name: &'static str,
+        id: Pubkey,
+        owner: Pubkey,
+    },
+    #[error("{signer} is not the upgrade authority of {name} ({authority})")]
+    NotUpgradeAuthority {
+        name: &'static str,
+        signer: Pubkey,
+        authority: String,
+    },
+    #[error(
+        "the IDL of {name} at {address} differs from deploy/idl/{name}.json; update it with \
+         `npx @solana-program/program-metadata write idl {id} deploy/idl/{name}.json` \
+         (or `anchor idl upgrade`)"
+    )]
+    IdlOutdated {
+        name: &'static str,
+        id: Pubkey,
+        address: Pubkey,
+    },
+    #[error("the IDL account of {name} at {address} is unreadable: {source}")]
+    IdlUnreadable {
+        name: &'static str,
+        address: Pubkey,
+        #[source]
+        source: crate::idl::IdlError,
+    },
 }
 
 impl From<ChainError> for RunError {
@@ -98,6 +127,97 @@ pub async fn deploy_network(
     )?;
     execute(client, &steps).await?;
     Ok(network)
+}
+
+/// What [`publish_idls`] did for one program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdlPublished {
+    /// The IDL was written to this metadata account.
+    Created(Pubkey),
+    /// The metadata account already holds exactly this IDL.
+    UpToDate(Pubkey),
+}
+
+/// Publishes each committed IDL (`deploy/idl/`) in its program's canonical Program
+/// Metadata account, where `anchor idl init` puts it and `Program.fetchIdl` finds it.
+/// `authority` must be the programs' upgrade authority (so run this before handing the
+/// upgrade authority to a multisig); the client's payer pays the rent. An account that
+/// already holds the same IDL is left alone; a different one is an error naming the
+/// update command (updates go through a buffer and `SetData`, which this tool does not
+/// do).
+pub async fn publish_idls(
+    client: &ChainClient,
+    authority: &Keypair,
+) -> Result<Vec<(&'static str, IdlPublished)>, RunError> {
+    use crate::idl;
+    match client.raw_account(&idl::PROGRAM_METADATA_ID).await? {
+        Some(acc) if acc.executable => {}
+        _ => {
+            return Err(RunError::ProgramMissing {
+                name: "program-metadata",
+                id: idl::PROGRAM_METADATA_ID,
+            });
+        }
+    }
+    let mut done = Vec::new();
+    for (name, id, json) in idl::committed() {
+        let program = client
+            .raw_account(&id)
+            .await?
+            .filter(|a| a.executable)
+            .ok_or(RunError::ProgramMissing { name, id })?;
+        if program.owner != idl::BPF_LOADER_UPGRADEABLE_ID {
+            return Err(RunError::NotUpgradeable {
+                name,
+                id,
+                owner: program.owner,
+            });
+        }
+        let program_data = client
+            .raw_account(&idl::program_data_address(&id))
+            .await?
+            .ok_or(RunError::ProgramMissing { name, id })?;
+        // ProgramData: u32 tag, u64 slot, Option<Pubkey> upgrade authority.
+        let upgrade_authority = match program_data.data.get(12..45) {
+            Some([1, key @ ..]) => Some(Pubkey::try_from(key).expect("32 bytes")),
+            _ => None,
+        };
+        if upgrade_authority != Some(authority.pubkey()) {
+            return Err(RunError::NotUpgradeAuthority {
+                name,
+                signer: authority.pubkey(),
+                authority: upgrade_authority
+                    .map_or_else(|| "none: immutable".to_string(), |k| k.to_string()),
+            });
+        }
+
+        let address = idl::metadata_address(&id);
+        if let Some(existing) = client.raw_account(&address).await?
+            && !existing.data.is_empty()
+        {
+            let on_chain = idl::decode_metadata_account(&existing.data).map_err(|source| {
+                RunError::IdlUnreadable {
+                    name,
+                    address,
+                    source,
+                }
+            })?;
+            if on_chain == json {
+                done.push((name, IdlPublished::UpToDate(address)));
+                continue;
+            }
+            return Err(RunError::IdlOutdated { name, id, address });
+        }
+
+        let compressed = idl::compress(json);
+        let rent = client
+            .rent_exempt(idl::METADATA_HEADER_LEN + compressed.len())
+            .await?;
+        let steps = idl::publish_plan(&client.payer().pubkey(), authority, &id, &compressed, rent);
+        execute(client, &steps).await?;
+        done.push((name, IdlPublished::Created(address)));
+    }
+    Ok(done)
 }
 
 /// The four programs and their ids on the cluster this build targets.

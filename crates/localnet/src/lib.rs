@@ -7,9 +7,21 @@
 //! the CYXWIZ mint and its distribution, treasuries, insurance vault and program configs,
 //! plus a funded faucet. Dropping the [`Localnet`] (or [`Localnet::stop`]) shuts it down.
 //!
+//! Each program's IDL is published where Anchor clients look for it (`Program.fetchIdl`):
+//! the canonical Program Metadata account and the legacy `IdlAccount`
+//! (`cyxwiz_deploy::idl`).
+//!
 //! The chain runs offline (no remote datasource) with the spec's parameters; the clock
 //! advances with real time at `slot_time` per slot, and [`Localnet::time_travel`] jumps it
 //! forward for tests of day-long windows.
+//!
+//! Program logs are a real validator's: every `msg!`, Anchor's `Instruction: X` and its
+//! `AnchorError …` lines appear as `Program log: …` in the transaction's logs
+//! (sendTransaction's preflight error, simulateTransaction, getTransaction), through the
+//! native SVM adapter's log hook; nothing is printed to stdout. What a native build cannot
+//! give is compute units: the programs run as builtins, so their logs have no
+//! `Program <id> consumed N of M compute units` line and simulateTransaction's
+//! `unitsConsumed` is not what the SBF build would use (docs/deploy.md).
 
 use std::{
     net::TcpListener,
@@ -19,10 +31,12 @@ use std::{
 
 use cyxwiz_chain::{ChainError, Pubkey, client::ChainClient, ids, token};
 use cyxwiz_deploy::{
+    idl,
     network::{Network, Params, Roles},
     rpc as deploy_rpc,
 };
 use cyxwiz_native_svm::native_program;
+use solana_account::Account;
 use solana_commitment_config::CommitmentConfig;
 use solana_keypair::Keypair;
 use solana_signer::Signer;
@@ -207,6 +221,7 @@ impl Localnet {
         lite.add_builtin(ids::JOB_ESCROW, native_program!(job_escrow::entry));
         lite.add_builtin(ids::REPUTATION, native_program!(reputation_manager::entry));
         lite.add_builtin(ids::DISPUTE_DAO, native_program!(dispute_dao::entry));
+        publish_idls(&mut svm)?;
 
         let keys = LocalKeys {
             faucet: Keypair::new(),
@@ -285,16 +300,26 @@ impl Localnet {
         };
 
         // Wait for the core, then keep draining events so the bounded channel never
-        // fills (errors are printed: they are the localnet's own failures).
+        // fills (errors are printed: they are the localnet's own failures). The wait
+        // polls instead of blocking the thread, so a caller that drops this future (the
+        // CLI on Ctrl-C) stops the start-up at once, and `runloop` with it.
         let deadline = Instant::now() + config.start_timeout;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match events_rx.recv_timeout(left) {
+            match events_rx.try_recv() {
                 Ok(SimnetEvent::CoreStarted(_)) => break,
                 Ok(SimnetEvent::Aborted(reason)) => return Err(LocalnetError::Surfpool(reason)),
-                Ok(_) => {}
-                Err(_) => return Err(LocalnetError::NotReady(config.start_timeout)),
+                Ok(_) => continue,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    return Err(LocalnetError::Surfpool(
+                        "the runloop ended before the core started".into(),
+                    ));
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => {}
             }
+            if Instant::now() >= deadline {
+                return Err(LocalnetError::NotReady(config.start_timeout));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         runloop.drain = Some(
             std::thread::Builder::new()
@@ -444,6 +469,43 @@ impl Localnet {
     pub fn stop(mut self) {
         self.runloop.stop();
     }
+}
+
+/// Writes each program's committed IDL where Anchor clients look for it: the canonical
+/// Program Metadata account (`Program.fetchIdl` in `@anchor-lang/core` 1.x, `anchor idl
+/// fetch`) and the legacy `IdlAccount` (0.2x/0.3x clients), both zlib-compressed JSON.
+/// On a real cluster `cyxwiz-deploy idl` sends the Program Metadata transactions that
+/// produce the same account; here neither the Program Metadata program nor an IDL
+/// instruction can run natively, so the deployment writes the accounts' final state.
+fn publish_idls(svm: &mut SurfnetSvm) -> Result<(), LocalnetError> {
+    let deployer = cyxwiz_chain::keys::localnet_deployer().pubkey();
+    for (_, program, json) in idl::committed() {
+        let compressed = idl::compress(json);
+        for (address, owner, data) in [
+            (
+                idl::metadata_address(&program),
+                idl::PROGRAM_METADATA_ID,
+                idl::metadata_account_data(&program, &compressed),
+            ),
+            (
+                idl::legacy_address(&program),
+                program,
+                idl::legacy_account_data(&deployer, &compressed),
+            ),
+        ] {
+            let account = Account {
+                lamports: svm.inner.minimum_balance_for_rent_exemption(data.len()),
+                data,
+                owner,
+                executable: false,
+                rent_epoch: 0,
+            };
+            svm.set_account(&address, account).map_err(|e| {
+                LocalnetError::Surfpool(format!("writing the IDL of {program}: {e}"))
+            })?;
+        }
+    }
+    Ok(())
 }
 
 fn roles(keys: &LocalKeys) -> Roles {

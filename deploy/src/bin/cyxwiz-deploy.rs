@@ -8,7 +8,12 @@
 //!                      --treasury-owner <MULTISIG> --insurance-owner <MULTISIG> \
 //!                      --distribution-owner <MULTISIG> --out deployment.json
 //! cyxwiz-deploy verify --url ... --admin ... --coordinator ... --updater ... --mint <MINT>
+//! cyxwiz-deploy idl    --url ... --payer ~/.config/solana/id.json \
+//!                      --authority <UPGRADE_AUTHORITY_KEYPAIR>
 //! ```
+//! `idl` publishes `deploy/idl/*.json` in each program's canonical Program Metadata
+//! account (what `anchor idl init` does and `Program.fetchIdl` reads); it needs the
+//! programs' upgrade authority, so run it before moving that authority to the multisig.
 
 use std::{path::PathBuf, str::FromStr};
 
@@ -76,6 +81,15 @@ enum Command {
         /// Where to write the resulting addresses (JSON).
         #[arg(long, default_value = "deployment.json")]
         out: PathBuf,
+    },
+    /// Publish the committed IDLs on chain (Program Metadata canonical accounts).
+    Idl {
+        /// Fee payer keypair (Solana CLI JSON); pays the accounts' rent.
+        #[arg(long)]
+        payer: PathBuf,
+        /// The programs' upgrade authority keypair (defaults to the payer).
+        #[arg(long)]
+        authority: Option<PathBuf>,
     },
     /// Read back every config and compare with the expected roles, mint and defaults.
     Verify {
@@ -179,6 +193,21 @@ async fn main() -> anyhow::Result<()> {
             std::fs::write(&out, serde_json::to_string_pretty(&json)?)
                 .with_context(|| format!("writing {}", out.display()))?;
             println!("deployment written to {}", out.display());
+        }
+        Command::Idl { payer, authority } => {
+            let authority = match &authority {
+                Some(path) => keys::read_keypair(path)?,
+                None => keys::read_keypair(&payer)?,
+            };
+            let payer = keys::read_keypair(&payer)?;
+            let client = ChainClient::new(&cli.url, payer, CommitmentConfig::confirmed())?;
+            client.check().await?;
+            for (name, outcome) in rpc::publish_idls(&client, &authority).await? {
+                match outcome {
+                    rpc::IdlPublished::Created(at) => println!("{name}: IDL published at {at}"),
+                    rpc::IdlPublished::UpToDate(at) => println!("{name}: IDL at {at} is current"),
+                }
+            }
         }
         Command::Verify { roles, mint } => {
             // Verification only reads; any key can be the (unused) payer.

@@ -1,4 +1,4 @@
-//! `cyxwiz-localnet`: runs the embedded CyxWiz chain until Ctrl-C.
+//! `cyxwiz-localnet`: runs the embedded CyxWiz chain until Ctrl-C (SIGINT) or SIGTERM.
 //!
 //! ```text
 //! cargo run -p cyxwiz-localnet -- --rpc-port 8899 --ws-port 8900 --state-dir .cyxwiz/localnet
@@ -6,6 +6,9 @@
 //! Prints the RPC and WebSocket URLs, the program ids and the mint, and writes the
 //! localnet's keys (faucet, admin, coordinator, updater; Solana CLI JSON) and a
 //! `localnet.json` description into the state directory for other processes.
+//!
+//! A signal stops it at any point, start-up included: the start is abandoned (its chain
+//! stopped) and the process exits with 128 + the signal number, as a shell reports it.
 
 use std::path::PathBuf;
 
@@ -14,6 +17,7 @@ use clap::Parser;
 use cyxwiz_chain::{ids, keys};
 use cyxwiz_localnet::{Localnet, LocalnetConfig};
 use solana_signer::Signer;
+use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Parser)]
 #[command(about = "Run a local CyxWiz chain (JSON-RPC + WebSocket) until Ctrl-C")]
@@ -34,18 +38,49 @@ struct Cli {
     state_dir: PathBuf,
 }
 
+/// SIGINT and SIGTERM, registered before start-up so neither is missed or ignored.
+struct Stop {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Stop {
+    fn register() -> anyhow::Result<Stop> {
+        Ok(Stop {
+            interrupt: signal(SignalKind::interrupt()).context("registering SIGINT")?,
+            terminate: signal(SignalKind::terminate()).context("registering SIGTERM")?,
+        })
+    }
+
+    /// Waits for either signal; returns its name and number.
+    async fn wait(&mut self) -> (&'static str, i32) {
+        tokio::select! {
+            _ = self.interrupt.recv() => ("SIGINT", 2),
+            _ = self.terminate.recv() => ("SIGTERM", 15),
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let net = Localnet::start(LocalnetConfig {
+    let mut stop = Stop::register()?;
+    eprintln!("starting the localnet (Ctrl-C aborts)");
+    let start = Localnet::start(LocalnetConfig {
         bind_host: cli.bind.clone(),
         rpc_port: cli.rpc_port,
         ws_port: cli.ws_port,
         slot_time_ms: cli.slot_time_ms,
         ..LocalnetConfig::default()
-    })
-    .await
-    .context("starting the localnet")?;
+    });
+    let net = tokio::select! {
+        net = start => net.context("starting the localnet")?,
+        (name, number) = stop.wait() => {
+            // The start future was dropped with the select: its chain is stopped.
+            eprintln!("{name} during start-up: stopped");
+            std::process::exit(128 + number);
+        }
+    };
 
     // Each start is a new chain with new keys: replace the previous state directory.
     if cli.state_dir.exists() {
@@ -102,8 +137,8 @@ async fn main() -> anyhow::Result<()> {
     println!("  faucet             {}", k.faucet.pubkey());
     println!("  keys and details   {}", cli.state_dir.display());
     println!("Ctrl-C to stop.");
-    tokio::signal::ctrl_c().await?;
-    println!("stopping");
+    let (name, _) = stop.wait().await;
+    println!("{name}: stopping");
     net.stop();
     Ok(())
 }
