@@ -1,6 +1,6 @@
 //! Peer identity bound to the operator's node key.
 //!
-//! The libp2p identity of a node *is* its operator's Solana ed25519 keypair (decision 85
+//! The libp2p identity of a node *is* its operator's Solana ed25519 keypair (decision 110
 //! in `docs/decisions.md`): the libp2p keypair is built from the same 64 secret‖public
 //! bytes the Solana CLI keypair file holds, so the [`PeerId`] is the identity multihash
 //! of that public key. Any receiver turns a peer id back into the 32-byte Solana public

@@ -56,8 +56,14 @@ fn mesh_key(wallet: &solana_keypair::Keypair) -> NodeKey {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registry_accounts_decide_admission() {
-    // Real registrations through the NodeRegistry program.
+    // Real registrations through the NodeRegistry program. The leaving node first: its
+    // stake is locked for 30 days before it may ask to unstake.
     let mut env = Env::new();
+    let leaving = env.operator(1_000 * ONE_CYXWIZ);
+    env.register_node(&leaving, 200 * ONE_CYXWIZ).unwrap();
+    env.chain.warp(31 * 86_400);
+    let ix = env.request_unstake_ix(&leaving.key());
+    env.send(ix, &[&leaving.wallet]).unwrap();
     let tier1 = env.operator(1_000 * ONE_CYXWIZ);
     env.register_node(&tier1, 200 * ONE_CYXWIZ).unwrap();
     let tier0 = env.operator(1_000 * ONE_CYXWIZ);
@@ -73,10 +79,6 @@ async fn registry_accounts_decide_admission() {
     let banned = env.operator(1_000 * ONE_CYXWIZ);
     env.register_node(&banned, 1_000 * ONE_CYXWIZ).unwrap();
     env.set_node(&banned.key(), |n| n.status = NodeStatus::Banned);
-    let leaving = env.operator(1_000 * ONE_CYXWIZ);
-    env.register_node(&leaving, 200 * ONE_CYXWIZ).unwrap();
-    let ix = env.request_unstake_ix(&leaving.key());
-    env.send(ix, &[&leaving.wallet]).unwrap();
     let stranger = env.wallet();
 
     let ops = [&tier1, &tier0, &suspended, &banned, &leaving];
@@ -115,7 +117,7 @@ async fn registry_accounts_decide_admission() {
     );
 
     // The mesh: a receiver with the registry oracle, a sender pushing records signed
-    // with the operators' own wallet keys (the mesh identity, decision 85).
+    // with the operators' own wallet keys (the mesh identity, decision 110).
     let a = spawn(
         NodeKey::generate(),
         test_config("127.0.0.1"),
