@@ -243,6 +243,11 @@ pub struct EscrowEnv {
     pub real_dao: bool,
 }
 
+/// The training-time estimate of the fixture's escrows: twice the default margin
+/// (`duration_margin_secs`, 5 min), so a test may complete right after acceptance and up
+/// to 25 min later; the bound itself is tested with explicit estimates.
+pub const DEFAULT_ESTIMATE_SECS: u32 = 600;
+
 /// Score the fixture gives every node it registers: Gold (jobs below 200 CYXWIZ), so job
 /// tests are not capped by the Bronze tier and pay the standard 10 % fee.
 pub const DEFAULT_NODE_SCORE: u16 = 700;
@@ -499,12 +504,13 @@ impl EscrowEnv {
     }
 
     /// Each vault holds its escrow's amount while the escrow is open, nothing once it is
-    /// finished (or is closed along with its escrow).
+    /// finished or was paid and is disputed after payment (or is closed along with its
+    /// escrow).
     #[track_caller]
     pub fn assert_vaults_match(&self) {
         for job in &self.jobs {
             match self.try_escrow(job) {
-                Some(e) if e.state.is_terminal() => {
+                Some(e) if e.state.is_terminal() || e.challenged => {
                     assert_eq!(
                         self.balance(&job.vault),
                         0,
@@ -681,6 +687,22 @@ impl EscrowEnv {
         }
     }
 
+    pub fn assign_by_user_accounts(
+        &self,
+        user: &Pubkey,
+        job: &Job,
+        node_owner: &Pubkey,
+    ) -> eacc::AssignNodeByUser {
+        eacc::AssignNodeByUser {
+            user: *user,
+            config: escrow_config_pda(),
+            escrow: job.escrow,
+            registry_config: registry_config_pda(),
+            node: node_pda(node_owner),
+            reputation: self.reputation_view(node_owner),
+        }
+    }
+
     pub fn accept_job_accounts(&self, node_owner: &Pubkey, job: &Job) -> eacc::AcceptJob {
         eacc::AcceptJob {
             node_owner: *node_owner,
@@ -722,6 +744,21 @@ impl EscrowEnv {
             registry: self.registry_hooks(node_owner),
             reputation: self.reputation_view(node_owner),
             token_program: self.token_program,
+        }
+    }
+
+    pub fn submit_proof_accounts(
+        &self,
+        node_owner: &Pubkey,
+        job: &Job,
+        node_token: &Pubkey,
+        user_token: &Pubkey,
+    ) -> eacc::SubmitProof {
+        eacc::SubmitProof {
+            payment: self.complete_payment_accounts(node_owner, job, node_token),
+            user_token: *user_token,
+            node_reputation: deploy::node_reputation(node_owner),
+            reputation_program: reputation_manager::ID,
         }
     }
 
@@ -821,6 +858,22 @@ impl EscrowEnv {
         }
     }
 
+    pub fn release_stake_accounts(
+        &self,
+        caller: &Pubkey,
+        job: &Job,
+        node_owner: &Pubkey,
+    ) -> eacc::ReleaseStake {
+        eacc::ReleaseStake {
+            caller: *caller,
+            config: escrow_config_pda(),
+            escrow: job.escrow,
+            mint: self.mint,
+            registry: self.registry_hooks(node_owner),
+            token_program: self.token_program,
+        }
+    }
+
     pub fn rate_node_accounts(&self, user: &Pubkey, job: &Job) -> eacc::RateNode {
         let e = self.escrow(job);
         eacc::RateNode {
@@ -857,6 +910,26 @@ impl EscrowEnv {
         epochs_required: u32,
         timeout_secs: i64,
     ) -> Instruction {
+        self.create_escrow_ix_with(
+            user,
+            job,
+            amount,
+            epochs_required,
+            timeout_secs,
+            DEFAULT_ESTIMATE_SECS,
+        )
+    }
+
+    /// `create_escrow` with an explicit training-time estimate.
+    pub fn create_escrow_ix_with(
+        &self,
+        user: &User,
+        job: &Job,
+        amount: u64,
+        epochs_required: u32,
+        timeout_secs: i64,
+        estimated_secs: u32,
+    ) -> Instruction {
         escrow_ix(
             self.create_escrow_accounts(&user.key(), &user.token, job),
             eix::CreateEscrow {
@@ -864,6 +937,7 @@ impl EscrowEnv {
                 amount,
                 epochs_required,
                 timeout_secs,
+                estimated_secs,
             },
         )
     }
@@ -882,6 +956,14 @@ impl EscrowEnv {
         escrow_ix(
             self.assign_node_accounts(&self.coordinator.pubkey(), job, node_owner),
             eix::AssignNode {},
+        )
+    }
+
+    /// `assign_node_by_user` signed by `user` (the escrow's user on the happy path).
+    pub fn assign_by_user_ix(&self, job: &Job, user: &Pubkey, node_owner: &Pubkey) -> Instruction {
+        escrow_ix(
+            self.assign_by_user_accounts(user, job, node_owner),
+            eix::AssignNodeByUser {},
         )
     }
 
@@ -953,6 +1035,49 @@ impl EscrowEnv {
         self.complete_ix_with(job, proof, weights_for(job), root, epochs)
     }
 
+    /// `submit_proof` with explicit statement and proof, by the escrow's node, with the
+    /// parties' token accounts.
+    pub fn submit_ix_with(
+        &self,
+        job: &Job,
+        proof: [u8; PROOF_LEN],
+        final_weights_hash: [u8; 32],
+        merkle_root: [u8; 32],
+        epochs: u32,
+    ) -> Instruction {
+        let e = self.escrow(job);
+        escrow_ix(
+            self.submit_proof_accounts(
+                &e.node,
+                job,
+                &self.token_of(&e.node),
+                &self.token_of(&e.user),
+            ),
+            eix::SubmitProof {
+                proof,
+                final_weights_hash,
+                merkle_root,
+                epochs,
+            },
+        )
+    }
+
+    /// `submit_proof` of `epochs` with a valid proof when `valid`, else a corrupted one
+    /// (same statement as [`EscrowEnv::complete_ix`]).
+    pub fn submit_ix(&self, job: &Job, epochs: u32, valid: bool) -> Instruction {
+        let e = self.escrow(job);
+        let root = if epochs == e.epochs_done {
+            e.merkle_root
+        } else {
+            root_for(job, epochs)
+        };
+        let mut proof = self.proof(job, root, epochs);
+        if !valid {
+            proof[0] ^= 1;
+        }
+        self.submit_ix_with(job, proof, weights_for(job), root, epochs)
+    }
+
     /// `refund` called by `caller`, with the escrow's parties' token accounts.
     pub fn refund_ix(&self, job: &Job, caller: &Pubkey) -> Instruction {
         let e = self.escrow(job);
@@ -1014,6 +1139,14 @@ impl EscrowEnv {
         )
     }
 
+    pub fn release_ix(&self, job: &Job, caller: &Pubkey) -> Instruction {
+        let e = self.escrow(job);
+        escrow_ix(
+            self.release_stake_accounts(caller, job, &e.node),
+            eix::ReleaseStake {},
+        )
+    }
+
     pub fn rate_ix(&self, job: &Job, user: &Pubkey, stars: u8) -> Instruction {
         escrow_ix(self.rate_node_accounts(user, job), eix::RateNode { stars })
     }
@@ -1028,8 +1161,33 @@ impl EscrowEnv {
         epochs_required: u32,
         timeout_secs: i64,
     ) -> Result<(Job, TxOk), TxError> {
+        self.create_escrow_with(
+            user,
+            amount,
+            epochs_required,
+            timeout_secs,
+            DEFAULT_ESTIMATE_SECS,
+        )
+    }
+
+    /// As [`EscrowEnv::create_escrow`] with an explicit training-time estimate.
+    pub fn create_escrow_with(
+        &mut self,
+        user: &User,
+        amount: u64,
+        epochs_required: u32,
+        timeout_secs: i64,
+        estimated_secs: u32,
+    ) -> Result<(Job, TxOk), TxError> {
         let job = self.next_job();
-        let ix = self.create_escrow_ix(user, &job, amount, epochs_required, timeout_secs);
+        let ix = self.create_escrow_ix_with(
+            user,
+            &job,
+            amount,
+            epochs_required,
+            timeout_secs,
+            estimated_secs,
+        );
         let ok = self.send(ix, &[&user.wallet])?;
         self.jobs.push(job);
         Ok((job, ok))
@@ -1046,6 +1204,16 @@ impl EscrowEnv {
         let ix = self.assign_ix(job, node_owner);
         let coordinator = self.coordinator.insecure_clone();
         self.send(ix, &[&coordinator])
+    }
+
+    pub fn assign_by_user(
+        &mut self,
+        job: &Job,
+        user: &User,
+        node_owner: &Pubkey,
+    ) -> Result<TxOk, TxError> {
+        let ix = self.assign_by_user_ix(job, &user.key(), node_owner);
+        self.send(ix, &[&user.wallet])
     }
 
     pub fn accept(&mut self, job: &Job, node: &Operator) -> Result<TxOk, TxError> {
@@ -1072,6 +1240,17 @@ impl EscrowEnv {
 
     pub fn complete(&mut self, job: &Job, node: &Operator, epochs: u32) -> Result<TxOk, TxError> {
         let ix = self.complete_ix(job, epochs);
+        self.send(ix, &[&node.wallet])
+    }
+
+    pub fn submit(
+        &mut self,
+        job: &Job,
+        node: &Operator,
+        epochs: u32,
+        valid: bool,
+    ) -> Result<TxOk, TxError> {
+        let ix = self.submit_ix(job, epochs, valid);
         self.send(ix, &[&node.wallet])
     }
 
@@ -1116,6 +1295,19 @@ impl EscrowEnv {
     ) -> Result<TxOk, TxError> {
         let ix = self.resolve_ix(job, resolution);
         self.send(ix, &[])
+    }
+
+    pub fn release(&mut self, job: &Job, caller: &Keypair) -> Result<TxOk, TxError> {
+        let ix = self.release_ix(job, &caller.pubkey());
+        self.send(ix, &[caller])
+    }
+
+    /// Warps past `job`'s challenge window and releases its stake hold.
+    pub fn release_after_window(&mut self, job: &Job) {
+        let wait = (self.escrow(job).challenge_until - self.chain.now()).max(0);
+        self.chain.warp(wait);
+        let anyone = self.env.wallet();
+        self.release(job, &anyone).expect("release stake");
     }
 
     pub fn rate(&mut self, job: &Job, user: &User, stars: u8) -> Result<TxOk, TxError> {

@@ -6,16 +6,21 @@
 //!   == initial supply;
 //! * every vault holds its escrow's amount while the escrow is open, 0 once it is final;
 //! * registry stake vault == `config.total_staked` == Σ node stakes;
-//! * each node's `active_jobs` == its accepted, unfinished escrows;
-//! * an escrow that reached a terminal state never changes again (until it is closed,
-//!   after which it stays closed), and a failed transaction changes nothing at all.
+//! * each node's `active_jobs` == its accepted escrows whose stake hold has not ended:
+//!   running, disputed, and completed ones still in their challenge window;
+//! * an escrow that reached its final state (terminal, and for a completed one with its
+//!   stake released) never changes again (until it is closed, after which it stays
+//!   closed), and a failed transaction changes nothing at all.
 //!
 //! Disputes are part of the flows: Dispute/DAO's verdict PDA (the fixture's stand-in
-//! signs as it) freezes running escrows and settles them by each verdict (user wins: full
-//! refund; node wins: paid with the platform fee; no decision: by anchored progress).
+//! signs as it) freezes running escrows and paid ones within their challenge window, and
+//! settles them by each verdict (user wins: full refund, or for a paid job the stake
+//! repays the user; node wins: paid with the platform fee, or the payment stands; no
+//! decision: by anchored progress, or the payment stands). Paid jobs are released after
+//! their window; invalid proofs are submitted too (refund and slash).
 //!
-//! At the end every escrow is driven to a terminal state by timeouts (and frozen ones by a
-//! verdict, which no timeout can touch).
+//! At the end every escrow is driven to its final state by timeouts and releases (and
+//! frozen ones by a verdict, which no timeout can touch).
 
 use std::collections::HashMap;
 
@@ -74,6 +79,15 @@ enum Op {
         job: Pick,
         extra: u32,
     },
+    /// `submit_proof` with a valid or an invalid proof.
+    Submit {
+        job: Pick,
+        valid: bool,
+    },
+    /// `release_stake` of a paid job (anyone).
+    Release {
+        job: Pick,
+    },
     Cancel {
         job: Pick,
     },
@@ -94,8 +108,12 @@ enum Op {
     Heartbeat {
         node: usize,
     },
-    /// Dispute/DAO freezes a running escrow.
+    /// Dispute/DAO freezes a running escrow or a paid one in its challenge window.
     Freeze {
+        job: Pick,
+    },
+    /// The verdict of a dispute on a paid job also slashes the node to repay the user.
+    SlashForFraud {
         job: Pick,
     },
     /// Dispute/DAO executes a verdict: 0 user wins, 1 node wins, 2 no decision.
@@ -117,6 +135,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => pick().prop_map(|job| Op::Accept { job }),
         4 => (pick(), 1..=2u32).prop_map(|(job, step)| Op::Checkpoint { job, step }),
         3 => (pick(), 0..=1u32).prop_map(|(job, extra)| Op::Complete { job, extra }),
+        2 => (pick(), prop::bool::weighted(0.6)).prop_map(|(job, valid)| Op::Submit { job, valid }),
+        2 => pick().prop_map(|job| Op::Release { job }),
         2 => pick().prop_map(|job| Op::Cancel { job }),
         2 => (pick(), 0..4usize).prop_map(|(job, party)| Op::Refund { job, party }),
         1 => pick().prop_map(|job| Op::TimeoutRefund { job }),
@@ -124,6 +144,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => pick().prop_map(|job| Op::Close { job }),
         3 => (0..3usize).prop_map(|node| Op::Heartbeat { node }),
         2 => pick().prop_map(|job| Op::Freeze { job }),
+        1 => pick().prop_map(|job| Op::SlashForFraud { job }),
         2 => (pick(), 0..3usize).prop_map(|(job, verdict)| Op::Resolve { job, verdict }),
         1 => (0..WARPS.len()).prop_map(|secs| Op::Warp { secs }),
     ]
@@ -141,6 +162,19 @@ fn running(s: EscrowState) -> bool {
 fn disputed(s: EscrowState) -> bool {
     s == EscrowState::Disputed
 }
+fn running_or_paid(s: EscrowState) -> bool {
+    matches!(s, EscrowState::InProgress | EscrowState::Completed)
+}
+fn paid(s: EscrowState) -> bool {
+    s == EscrowState::Completed
+}
+fn refunded(s: EscrowState) -> bool {
+    s == EscrowState::Refunded
+}
+/// An escrow that can no longer change: terminal, and a completed one released.
+fn is_final(e: &job_escrow::Escrow) -> bool {
+    e.state.is_terminal() && (e.state != EscrowState::Completed || e.stake_released)
+}
 const VERDICTS: [DisputeResolution; 3] = [
     DisputeResolution::UserFavor,
     DisputeResolution::NodeFavor,
@@ -155,6 +189,10 @@ struct World {
     users: Vec<User>,
     nodes: Vec<Operator>,
     stranger: Keypair,
+    /// Token account standing in for the DAO treasury (the fraud slash's other half).
+    dao_treasury: Pubkey,
+    /// Paid jobs whose fraud verdict has already slashed the node.
+    fraud_slashed: std::collections::HashSet<Job>,
     initial_supply: u64,
     /// The first terminal state (and raw data) each escrow reached.
     finished: HashMap<Job, Option<Vec<u8>>>,
@@ -168,12 +206,15 @@ impl World {
         // The biggest staker is Diamond: any job size, 8 % platform fee.
         f.set_score(&nodes[2].key(), 850);
         let stranger = f.wallet();
+        let dao_treasury = f.fund_tokens(&stranger.pubkey(), 0);
         let initial_supply = f.supply();
         World {
             f,
             users,
             nodes,
             stranger,
+            dao_treasury,
+            fraud_slashed: Default::default(),
             initial_supply,
             finished: HashMap::new(),
         }
@@ -293,6 +334,54 @@ impl World {
                     .complete_ix(&job, e.epochs_required.max(e.epochs_done) + extra);
                 self.f.send(ix, &[&node]).map(|_| ())
             }
+            Op::Submit { job, valid } => {
+                let Some(job) = self.job(job, running) else {
+                    return;
+                };
+                let Some(e) = self.f.try_escrow(&job) else {
+                    return;
+                };
+                let Some(node) = self.node_of(&e.node) else {
+                    return;
+                };
+                let ix = self
+                    .f
+                    .submit_ix(&job, e.epochs_required.max(e.epochs_done), *valid);
+                self.f.send(ix, &[&node]).map(|_| ())
+            }
+            Op::Release { job } => {
+                let Some(job) = self.job(job, paid) else {
+                    return;
+                };
+                let Some(e) = self.f.try_escrow(&job) else {
+                    return;
+                };
+                if self.node_of(&e.node).is_none() {
+                    return;
+                }
+                let ix = self.f.release_ix(&job, &self.stranger.pubkey());
+                self.f.send(ix, &[&self.stranger]).map(|_| ())
+            }
+            Op::SlashForFraud { job } => {
+                // What Dispute/DAO's finalize does after a verdict for the user on a paid
+                // job: slash the node, the payment first to the user.
+                let Some(job) = self.job(job, refunded) else {
+                    return;
+                };
+                let Some(e) = self.f.try_escrow(&job) else {
+                    return;
+                };
+                if !e.challenged || self.fraud_slashed.contains(&job) {
+                    return;
+                }
+                let user_token = self.f.token_of(&e.user);
+                let ix = fraud_slash_ix(&self.f, &e.node, user_token, self.dao_treasury, e.amount);
+                let result = self.f.send(ix, &[]).map(|_| ());
+                if result.is_ok() {
+                    self.fraud_slashed.insert(job);
+                }
+                result
+            }
             Op::Cancel { job } => {
                 let Some(job) = self.job(job, open_unaccepted) else {
                     return;
@@ -364,7 +453,7 @@ impl World {
                 self.f.env.heartbeat(node).map(|_| ())
             }
             Op::Freeze { job } => {
-                let Some(job) = self.job(job, running) else {
+                let Some(job) = self.job(job, running_or_paid) else {
                     return;
                 };
                 if self.f.try_escrow(&job).is_none() {
@@ -410,7 +499,10 @@ impl World {
                 .iter()
                 .filter_map(|j| f.try_escrow(j))
                 .filter(|e| e.node == node.key())
-                .filter(|e| matches!(e.state, EscrowState::InProgress | EscrowState::Disputed))
+                .filter(|e| {
+                    matches!(e.state, EscrowState::InProgress | EscrowState::Disputed)
+                        || (e.state == EscrowState::Completed && !e.stake_released)
+                })
                 .count();
             assert_eq!(
                 f.node_account(&node.key()).active_jobs as usize,
@@ -426,7 +518,7 @@ impl World {
                 .filter(|a| a.lamports > 0)
                 .map(|a| a.data);
             match (self.finished.get(job), f.try_escrow(job)) {
-                (None, Some(e)) if e.state.is_terminal() => {
+                (None, Some(e)) if is_final(&e) => {
                     self.finished.insert(*job, raw);
                 }
                 (None, None) => panic!("escrow {job:?} closed without being seen finished"),
@@ -444,7 +536,7 @@ impl World {
         }
     }
 
-    /// Drives every escrow to a terminal state through the timeouts.
+    /// Drives every escrow to its final state through the timeouts and releases.
     fn finish_all(&mut self) {
         self.f.chain.warp(31 * DAY);
         let anyone = self.stranger.insecure_clone();
@@ -473,19 +565,53 @@ impl World {
                         .resolve(&job, DisputeResolution::NoDecision)
                         .expect("verdict");
                 }
+                EscrowState::Completed if !e.stake_released => {
+                    self.f.release(&job, &anyone).expect("release stake");
+                }
                 _ => {}
             }
             self.check();
         }
         for job in &self.f.jobs {
             if let Some(e) = self.f.try_escrow(job) {
-                assert!(e.state.is_terminal(), "{job:?} ended in {:?}", e.state);
+                assert!(is_final(&e), "{job:?} ended in {:?}", e.state);
             }
         }
         for node in &self.nodes {
             assert_eq!(self.f.node_account(&node.key()).active_jobs, 0);
         }
     }
+}
+
+/// `slash_for_dispute` signed as Dispute/DAO's verdict PDA (through the stand-in), repaying
+/// `repay` to the user first.
+fn fraud_slash_ix(
+    f: &EscrowEnv,
+    node_owner: &Pubkey,
+    user_token: Pubkey,
+    dao_treasury: Pubkey,
+    repay: u64,
+) -> solana_instruction::Instruction {
+    use cyxwiz_program_tests::{config_pda, node_pda, registry_ix, vault_pda};
+    via_dispute_dao(
+        AS_DISPUTE_AUTHORITY,
+        registry_ix(
+            node_registry::accounts::SlashForDispute {
+                dispute_authority: cyxwiz_common::ids::dispute_authority(),
+                config: config_pda(),
+                node: node_pda(node_owner),
+                stake_vault: vault_pda(),
+                stake_mint: f.mint,
+                user_token,
+                dao_treasury,
+                token_program: f.token_program,
+            },
+            node_registry::instruction::SlashForDispute {
+                to_user_bps: 5_000,
+                repay,
+            },
+        ),
+    )
 }
 
 proptest! {

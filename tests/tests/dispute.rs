@@ -301,6 +301,84 @@ fn user_favor_refunds_the_user_slashes_and_bans_the_node() {
     d.assert_vaults_match();
 }
 
+/// Fraud found after payment (an audit within the challenge window): the user opens the
+/// dispute, the node's stake stays locked until the verdict, which repays the user from
+/// the slash.
+#[test]
+fn fraud_found_after_payment_repays_the_user_from_the_slashed_stake() {
+    let (mut d, user, node) = setup();
+    let job = d.f.completed_job(&user, &node, AMOUNT, EPOCHS);
+    assert_eq!(d.balance(&node.token), AMOUNT - FEE);
+    // Only the user may claim fraud on a paid job.
+    let ix = d.create_dispute_ix(&job, &node.key(), Claim::PaymentWithheld, [2; 32]);
+    dao_fails(
+        &mut d,
+        &job,
+        ix,
+        &[&node.wallet],
+        DaoError::OnlyUserAfterPayment,
+        &[],
+    );
+    let ok = d
+        .create_dispute(&job, &user.wallet, Claim::WorkNotDone, [1; 32])
+        .expect("dispute a paid job");
+    assert_eq!(ok.event::<EscrowFrozen>(), EscrowFrozen { job_id: job.id });
+    assert_eq!(d.dispute(&job).repay_from_stake, AMOUNT);
+    let e = d.escrow(&job);
+    assert_eq!((e.state, e.challenged), (EscrowState::Disputed, true));
+
+    decided(&mut d, &job, Side::UserFavor);
+    d.warp_past_appeal(&job);
+    // Weeks later, past the challenge window, the stake is still held by the dispute.
+    assert!(d.chain.now() > e.challenge_until);
+    assert_eq!(d.node_account(&node.key()).active_jobs, 1);
+    let before = d.escrow_snapshot();
+    assert_anchor_err(
+        d.request_unstake(&node),
+        node_registry::RegistryError::HasActiveJobs,
+    );
+    assert_eq!(d.escrow_snapshot(), before);
+
+    let initial = d.supply();
+    let b0 = d.balances(&job, &user.token, &node.token);
+    let t0 = d.treasury_balance();
+    let ok = d.finalize(&job).expect("finalize");
+    // Slash: 50 % of 1,000 = 500 ≥ the payment; the user gets the 100 back plus half of
+    // the other 400, the treasury 200.
+    let to_user = AMOUNT + (SLASH - AMOUNT) / 2;
+    let b1 = d.balances(&job, &user.token, &node.token);
+    assert_eq!(b1.user, b0.user + to_user);
+    assert_eq!(b1.node, b0.node);
+    assert_eq!(b1.vault, 0);
+    assert_eq!(b1.stake_vault, b0.stake_vault - SLASH);
+    assert_eq!(
+        (b1.staking, b1.development, b1.liquidity, b1.supply),
+        (b0.staking, b0.development, b0.liquidity, b0.supply)
+    );
+    assert_eq!(d.treasury_balance(), t0 + SLASH - to_user);
+    let s = ok.event::<DisputeSlashed>();
+    assert_eq!(
+        (s.amount, s.to_user, s.to_treasury),
+        (SLASH, to_user, SLASH - to_user)
+    );
+    let n = d.node_account(&node.key());
+    assert_eq!(
+        (
+            n.stake,
+            n.status,
+            n.active_jobs,
+            n.jobs_failed,
+            n.jobs_completed
+        ),
+        (STAKE - SLASH, NodeStatus::Banned, 0, 1, 0)
+    );
+    assert_eq!(d.reputation(&node.key()).points, FORGED_POINTS - 200);
+    let e = d.escrow(&job);
+    assert_eq!((e.state, e.stake_released), (EscrowState::Refunded, true));
+    d.assert_tokens_conserved(initial);
+    d.assert_vaults_match();
+}
+
 // ── 2. node wins ─────────────────────────────────────────────────────────
 
 #[test]
@@ -741,11 +819,23 @@ fn disputing_a_job_not_in_progress_is_rejected() {
         EscrowError::InvalidState,
         &[],
     );
+    // A paid job once its challenge window has closed, and once its stake is released.
     let done = d.f.completed_job(&user, &node, AMOUNT, EPOCHS);
+    let released = d.f.completed_job(&user, &node, AMOUNT, EPOCHS);
+    d.f.release_after_window(&released);
     let ix = d.create_dispute_ix(&done, &user.key(), Claim::Other, [1; 32]);
     dao_fails(
         &mut d,
         &done,
+        ix,
+        &[&user.wallet],
+        EscrowError::ChallengeWindowClosed,
+        &[],
+    );
+    let ix = d.create_dispute_ix(&released, &user.key(), Claim::Other, [1; 32]);
+    dao_fails(
+        &mut d,
+        &released,
         ix,
         &[&user.wallet],
         EscrowError::InvalidState,
@@ -753,6 +843,7 @@ fn disputing_a_job_not_in_progress_is_rejected() {
     );
     assert!(d.try_dispute(&locked).is_none());
     assert!(d.try_dispute(&done).is_none());
+    assert!(d.try_dispute(&released).is_none());
 }
 
 #[test]

@@ -106,9 +106,11 @@ fn a_happy_path_job_costs_few_transactions_and_its_rent_comes_back() {
     f.env.chain.warp(grace + 1);
     let before_close = f.env.chain.lamports(&user.key());
     let closer = f.env.wallet();
+    // The challenge window (as long as the grace period by default) has passed too.
+    f.release(&job, &closer).expect("release stake");
     let closer_before = f.env.chain.lamports(&closer.pubkey());
     f.close(&job, &closer).expect("close");
-    transactions += 1;
+    transactions += 2;
     let reclaimed = f.env.chain.lamports(&user.key()) - before_close;
     assert_eq!(reclaimed, rent_paid, "closing returns all rent to the user");
     assert!(f.try_escrow(&job).is_none());
@@ -119,8 +121,8 @@ fn a_happy_path_job_costs_few_transactions_and_its_rent_comes_back() {
         "the closer gets none of the user's rent"
     );
 
-    // create, assign, accept, one anchor per 50 epochs, complete, rate, close.
-    assert_eq!(transactions, 6 + EPOCHS / ANCHOR_EVERY);
+    // create, assign, accept, one anchor per 50 epochs, complete, rate, release, close.
+    assert_eq!(transactions, 7 + EPOCHS / ANCHOR_EVERY);
     println!("| step | signer | transactions |");
     println!("|---|---|---|");
     println!("| create_escrow | user | 1 |");
@@ -132,6 +134,7 @@ fn a_happy_path_job_costs_few_transactions_and_its_rent_comes_back() {
     );
     println!("| complete_payment | node | 1 |");
     println!("| rate_node (optional) | user | 1 |");
+    println!("| release_stake (after the challenge window) | anyone | 1 |");
     println!("| close_escrow (after the grace period) | anyone | 1 |");
     println!("| total | | {transactions} |");
     println!(

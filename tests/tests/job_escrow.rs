@@ -10,7 +10,7 @@ use cyxwiz_common::{
 use cyxwiz_deploy::{programs::TreasuryAccounts, token};
 use cyxwiz_program_tests::{escrow::*, *};
 use job_escrow::{
-    EscrowError, EscrowState,
+    DisputeResolution, EscrowError, EscrowState,
     constants::{MAX_EPOCHS, default_params as escrow_params},
     events::*,
     instruction as eix,
@@ -18,6 +18,10 @@ use job_escrow::{
 };
 use node_registry::{NodeStatus, RegistryError, SlashReason, events::NodeSlashed};
 use solana_keypair::Keypair;
+
+fn deploy_node_reputation(owner: &Pubkey) -> Pubkey {
+    cyxwiz_deploy::programs::node_reputation(owner)
+}
 use solana_signer::Signer;
 
 const CYX: u64 = ONE_CYXWIZ;
@@ -507,9 +511,11 @@ fn create_escrow_locks_the_payment() {
             user: user.key(),
             amount: AMOUNT,
             epochs_required: EPOCHS,
-            timeout_at: now + 7 * DAY
+            timeout_at: now + 7 * DAY,
+            estimated_secs: DEFAULT_ESTIMATE_SECS,
         }
     );
+    assert_eq!(e.estimated_secs, DEFAULT_ESTIMATE_SECS);
 
     // Explicit timeouts at both ends of the range, and the most epochs allowed.
     let p = escrow_params();
@@ -557,6 +563,31 @@ fn create_escrow_rejects_invalid_parameters() {
     let job = f.next_job();
     let ix = f.create_escrow_ix(&user, &job, AMOUNT, EPOCHS, i64::MAX);
     f.fails(ix, &[&user.wallet], EscrowError::InvalidTimeout);
+
+    // The training-time estimate: at least a second, at most the timeout (explicit or
+    // the default one).
+    let min = p.min_timeout_secs;
+    let default = p.default_timeout_secs;
+    for (timeout, estimate) in [
+        (0, 0),
+        (min, 0),
+        (min, min as u32 + 1),
+        (0, default as u32 + 1),
+        (0, u32::MAX),
+    ] {
+        let job = f.next_job();
+        f.track(job);
+        let ix = f.create_escrow_ix_with(&user, &job, AMOUNT, EPOCHS, timeout, estimate);
+        f.fails(ix, &[&user.wallet], EscrowError::InvalidEstimate);
+        assert!(f.try_escrow(&job).is_none());
+    }
+    for (timeout, estimate) in [(min, 1), (min, min as u32), (0, default as u32)] {
+        let (job, ok) = f
+            .create_escrow_with(&user, AMOUNT, EPOCHS, timeout, estimate)
+            .expect("estimate within the timeout");
+        assert_eq!(f.escrow(&job).estimated_secs, estimate);
+        assert_eq!(ok.event::<EscrowCreated>().estimated_secs, estimate);
+    }
 }
 
 #[test]
@@ -597,6 +628,7 @@ fn create_escrow_rejects_substituted_accounts() {
             amount: AMOUNT,
             epochs_required: EPOCHS,
             timeout_secs: 0,
+            estimated_secs: DEFAULT_ESTIMATE_SECS,
         },
     );
     f.fails(ix, &[&user.wallet], AnchorErrorCode::ConstraintTokenOwner);
@@ -608,6 +640,7 @@ fn create_escrow_rejects_substituted_accounts() {
         amount: AMOUNT,
         epochs_required: EPOCHS,
         timeout_secs: 0,
+        estimated_secs: DEFAULT_ESTIMATE_SECS,
     };
     let ix = escrow_ix(
         f.create_escrow_accounts(&user.key(), &wrong_mint_token, &job),
@@ -795,6 +828,196 @@ fn assign_node_rejects_unqualified_nodes() {
     f.fails(ix, &[&coordinator], RegistryError::NodeSuspended);
 }
 
+// ── assign_node_by_user (the coordinator's fallback) ─────────────────────
+
+/// A Locked escrow whose coordinator window has just passed.
+fn overdue_job(f: &mut EscrowEnv, user: &User, amount: u64) -> Job {
+    let job = f.locked_job(user, amount, EPOCHS);
+    f.chain.warp(escrow_params().user_assign_after_secs);
+    job
+}
+
+#[test]
+fn assign_node_by_user_commits_a_qualified_node_once_the_coordinator_window_passed() {
+    let (mut f, user, node) = setup();
+    let job = f.locked_job(&user, AMOUNT, EPOCHS);
+    let window = escrow_params().user_assign_after_secs;
+    assert_eq!(window, 15 * 60);
+    let created = f.escrow(&job).created_at;
+    f.chain.warp(window);
+    assert_eq!(f.chain.now(), created + window);
+    let snap = f.escrow_snapshot().registry;
+    let ok = f
+        .assign_by_user(&job, &user, &node.key())
+        .expect("assign by user");
+    let e = f.escrow(&job);
+    assert_eq!(
+        (e.state, e.node, e.assigned_at, e.assigned_by_user),
+        (EscrowState::Assigned, node.key(), f.chain.now(), true)
+    );
+    assert_eq!(
+        ok.event::<NodeAssigned>(),
+        NodeAssigned {
+            job_id: job.id,
+            node: node.key()
+        }
+    );
+    assert_eq!(
+        f.escrow_snapshot().registry,
+        snap,
+        "no balance or node moved"
+    );
+    assert_eq!(f.balance(&job.vault), AMOUNT);
+
+    // The coordinator can no longer re-match it, not even to the same node.
+    let second = f.node(STAKE);
+    let coordinator = f.coordinator.insecure_clone();
+    for n in [&second, &node] {
+        let ix = f.assign_ix(&job, &n.key());
+        f.fails(ix, &[&coordinator], EscrowError::AssignedByUser);
+    }
+    // The node runs the job to payment as usual.
+    f.accept(&job, &node).expect("accept");
+    f.checkpoints(&job, &node, EPOCHS);
+    f.complete(&job, &node, EPOCHS).expect("complete");
+    assert_eq!(f.balance(&node.token), AMOUNT - AMOUNT / 10);
+}
+
+#[test]
+fn assign_node_by_user_rejects_other_signers_early_calls_and_assigned_escrows() {
+    let (mut f, user, node) = setup();
+    let job = f.locked_job(&user, AMOUNT, EPOCHS);
+    let window = escrow_params().user_assign_after_secs;
+
+    // Too early: one second before the window ends.
+    f.chain.warp(window - 1);
+    let ix = f.assign_by_user_ix(&job, &user.key(), &node.key());
+    f.fails(ix, &[&user.wallet], EscrowError::UserAssignTooEarly);
+    f.chain.warp(1);
+
+    // Anyone but the escrow's user: the coordinator, the node, another user, the admin.
+    let other = f.user(USER_TOKENS);
+    let coordinator = f.coordinator.insecure_clone();
+    let admin = f.escrow_admin.insecure_clone();
+    for signer in [&coordinator, &node.wallet, &other.wallet, &admin] {
+        let ix = f.assign_by_user_ix(&job, &signer.pubkey(), &node.key());
+        f.fails(ix, &[signer], EscrowError::NotJobUser);
+    }
+    // The user's key without its signature.
+    let ix = without_signer(
+        f.assign_by_user_ix(&job, &user.key(), &node.key()),
+        &user.key(),
+    );
+    f.fails(ix, &[], AnchorErrorCode::AccountNotSigner);
+    // A node account at an address that is not the owner's PDA; a wallet never registered.
+    let forged = f.forge_copy(&node_pda(&node.key()));
+    let mut accounts = f.assign_by_user_accounts(&user.key(), &job, &node.key());
+    accounts.node = forged;
+    f.fails(
+        escrow_ix(accounts, eix::AssignNodeByUser {}),
+        &[&user.wallet],
+        AnchorErrorCode::ConstraintSeeds,
+    );
+    let stranger = f.wallet();
+    let ix = f.assign_by_user_ix(&job, &user.key(), &stranger.pubkey());
+    f.fails(ix, &[&user.wallet], AnchorErrorCode::AccountNotInitialized);
+    // Another node's reputation account.
+    let second = f.node(STAKE);
+    let mut accounts = f.assign_by_user_accounts(&user.key(), &job, &node.key());
+    accounts.reputation = f.reputation_view(&second.key());
+    f.fails(
+        escrow_ix(accounts, eix::AssignNodeByUser {}),
+        &[&user.wallet],
+        EscrowError::WrongReputation,
+    );
+
+    // Already assigned by the coordinator (even after the window), accepted, or by the
+    // user itself.
+    f.assign(&job, &node.key()).unwrap();
+    let ix = f.assign_by_user_ix(&job, &user.key(), &second.key());
+    f.fails(ix, &[&user.wallet], EscrowError::AlreadyAssigned);
+    f.accept(&job, &node).unwrap();
+    let ix = f.assign_by_user_ix(&job, &user.key(), &second.key());
+    f.fails(ix, &[&user.wallet], EscrowError::AlreadyAssigned);
+    let mine = overdue_job(&mut f, &user, AMOUNT);
+    f.heartbeat_node(&second);
+    f.assign_by_user(&mine, &user, &second.key()).unwrap();
+    let ix = f.assign_by_user_ix(&mine, &user.key(), &second.key());
+    f.fails(ix, &[&user.wallet], EscrowError::AlreadyAssigned);
+
+    // Finished escrows.
+    let cancelled = f.locked_job(&user, AMOUNT, EPOCHS);
+    f.cancel(&cancelled, &user).unwrap();
+    f.chain.warp(window);
+    f.heartbeat_node(&second);
+    let ix = f.assign_by_user_ix(&cancelled, &user.key(), &second.key());
+    f.fails(ix, &[&user.wallet], EscrowError::InvalidState);
+
+    // Timed out.
+    let late = f.create_escrow(&user, AMOUNT, EPOCHS, 3_600).unwrap().0;
+    f.chain.warp(3_600);
+    f.heartbeat_node(&second);
+    let ix = f.assign_by_user_ix(&late, &user.key(), &second.key());
+    f.fails(ix, &[&user.wallet], EscrowError::TimedOut);
+
+    // Paused.
+    let paused = overdue_job(&mut f, &user, AMOUNT);
+    f.heartbeat_node(&second);
+    f.escrow_set_paused(true).unwrap();
+    let ix = f.assign_by_user_ix(&paused, &user.key(), &second.key());
+    f.fails(ix, &[&user.wallet], EscrowError::Paused);
+    f.escrow_set_paused(false).unwrap();
+    f.assign_by_user(&paused, &user, &second.key())
+        .expect("once unpaused");
+}
+
+#[test]
+fn assign_node_by_user_rejects_unqualified_nodes_like_assign_node() {
+    let (mut f, user, qualified) = setup();
+
+    // Stake below the job's tier: 100 CYXWIZ needs 1,000 staked.
+    let small = f.node(999 * CYX);
+    let job = overdue_job(&mut f, &user, AMOUNT);
+    f.heartbeat_node(&small);
+    let ix = f.assign_by_user_ix(&job, &user.key(), &small.key());
+    f.fails(ix, &[&user.wallet], RegistryError::InsufficientStake);
+
+    // Reputation tier too low for the size: a Bronze node (jobs below 10 CYXWIZ).
+    let bronze = f.node(STAKE);
+    f.set_score(&bronze.key(), 100);
+    let ix = f.assign_by_user_ix(&job, &user.key(), &bronze.key());
+    f.fails(ix, &[&user.wallet], EscrowError::TierTooLow);
+
+    // Stale heartbeat.
+    f.chain.warp(DAY + 1);
+    let job = overdue_job(&mut f, &user, AMOUNT);
+    let ix = f.assign_by_user_ix(&job, &user.key(), &qualified.key());
+    f.fails(ix, &[&user.wallet], RegistryError::HeartbeatStale);
+
+    // Unstaking.
+    let leaving = f.node(STAKE);
+    f.start_unstake(&leaving);
+    f.heartbeat_node(&leaving);
+    let ix = f.assign_by_user_ix(&job, &user.key(), &leaving.key());
+    f.fails(ix, &[&user.wallet], RegistryError::NodeUnstaking);
+
+    // Banned (fraud) and suspended (repeated failures).
+    let cheat = f.node(STAKE);
+    f.admin_slash(&cheat.key(), SlashReason::Fraud).unwrap();
+    let ix = f.assign_by_user_ix(&job, &user.key(), &cheat.key());
+    f.fails(ix, &[&user.wallet], RegistryError::NodeBanned);
+    let flaky = f.node(STAKE);
+    f.admin_slash(&flaky.key(), SlashReason::RepeatedFailures)
+        .unwrap();
+    let ix = f.assign_by_user_ix(&job, &user.key(), &flaky.key());
+    f.fails(ix, &[&user.wallet], RegistryError::NodeSuspended);
+
+    // The qualified node, alive again, is accepted.
+    f.heartbeat_node(&qualified);
+    f.assign_by_user(&job, &user, &qualified.key())
+        .expect("qualified node");
+}
+
 // ── accept_job ───────────────────────────────────────────────────────────
 
 #[test]
@@ -828,13 +1051,17 @@ fn accept_job_locks_the_node_and_extends_its_stake_lock() {
     );
     assert_eq!(f.balance(&job.vault), AMOUNT);
 
-    // A second job counts too; finishing both brings active_jobs back to 0.
+    // A second job counts too; both stay counted through their challenge windows, and
+    // releasing both brings active_jobs back to 0.
     let second = f.accepted_job(&user, &node, AMOUNT, 1);
     assert_eq!(f.node_account(&node.key()).active_jobs, 2);
     f.checkpoints(&job, &node, EPOCHS);
     f.complete(&job, &node, EPOCHS).unwrap();
-    assert_eq!(f.node_account(&node.key()).active_jobs, 1);
     f.complete(&second, &node, 1).unwrap();
+    assert_eq!(f.node_account(&node.key()).active_jobs, 2);
+    f.release_after_window(&job);
+    assert_eq!(f.node_account(&node.key()).active_jobs, 1);
+    f.release_after_window(&second);
     let n = f.node_account(&node.key());
     assert_eq!((n.active_jobs, n.jobs_completed, n.jobs_failed), (0, 2, 0));
     // The node can leave once the post-job lock has passed.
@@ -1053,7 +1280,8 @@ fn complete_payment_pays_ninety_ten_with_the_fee_split_forty_thirty_twenty_ten()
     let n = f.node_account(&node.key());
     assert_eq!(
         (n.active_jobs, n.jobs_completed, n.jobs_failed, n.stake),
-        (0, 1, 0, STAKE)
+        (1, 0, 0, STAKE),
+        "the job holds the stake through its challenge window"
     );
     assert_eq!(
         n.locked_until,
@@ -1185,6 +1413,78 @@ fn complete_payment_rejects_wrong_states_and_late_completion() {
     f.fails(ix, &[&node.wallet], EscrowError::TimedOut);
 }
 
+/// A job of `estimate` seconds `node` accepted, anchored to the last epoch.
+fn estimated_job(f: &mut EscrowEnv, user: &User, node: &Operator, estimate: u32) -> Job {
+    let (job, _) = f
+        .create_escrow_with(user, AMOUNT, EPOCHS, 0, estimate)
+        .expect("create escrow");
+    f.assign(&job, &node.key()).unwrap();
+    f.accept(&job, node).unwrap();
+    f.checkpoints(&job, node, EPOCHS);
+    job
+}
+
+/// Warps to `accepted_at + elapsed` of `job`.
+fn warp_to_elapsed(f: &mut EscrowEnv, job: &Job, elapsed: i64) {
+    let at = f.escrow(job).accepted_at + elapsed;
+    let wait = at - f.chain.now();
+    assert!(wait >= 0, "already past {elapsed} s");
+    f.chain.warp(wait);
+}
+
+#[test]
+fn complete_payment_enforces_half_to_twice_the_estimate_with_the_margin() {
+    let (mut f, user, node) = setup();
+    let margin = escrow_params().duration_margin_secs;
+    assert_eq!(margin, 300);
+    // Two hours estimated: completion from 1 h − 5 min to 4 h + 5 min after acceptance.
+    const ESTIMATE: u32 = 7_200;
+    let fast_edge = i64::from(ESTIMATE) / 2 - margin;
+    let slow_edge = 2 * i64::from(ESTIMATE) + margin;
+
+    let early = estimated_job(&mut f, &user, &node, ESTIMATE);
+    warp_to_elapsed(&mut f, &early, fast_edge - 1);
+    let ix = f.complete_ix(&early, EPOCHS);
+    f.fails(ix, &[&node.wallet], EscrowError::TrainingTooFast);
+    f.chain.warp(1);
+    f.complete(&early, &node, EPOCHS)
+        .expect("exactly half the estimate less the margin");
+    assert_eq!(f.state(&early), EscrowState::Completed);
+
+    let late = estimated_job(&mut f, &user, &node, ESTIMATE);
+    warp_to_elapsed(&mut f, &late, slow_edge);
+    f.chain.warp(1);
+    let ix = f.complete_ix(&late, EPOCHS);
+    f.fails(ix, &[&node.wallet], EscrowError::TrainingTooSlow);
+    assert_eq!(f.balance(&late.vault), AMOUNT);
+    // A too slow node is still paid for its anchored progress if it gives up.
+    f.refund(&late, &node.wallet).expect("node abandons");
+    assert_eq!(f.balance(&node.token), (AMOUNT - AMOUNT / 10) + AMOUNT);
+
+    // Exactly twice the estimate plus the margin is still in time.
+    let edge = estimated_job(&mut f, &user, &node, ESTIMATE);
+    warp_to_elapsed(&mut f, &edge, slow_edge);
+    f.complete(&edge, &node, EPOCHS)
+        .expect("exactly twice the estimate plus the margin");
+
+    // Without margin (governance may set 0) the bound is the seed's 0.5×–2×.
+    let admin = f.escrow_admin.insecure_clone();
+    let mut p = escrow_params();
+    p.duration_margin_secs = 0;
+    f.escrow_update_params(&admin, p).unwrap();
+    let strict = estimated_job(&mut f, &user, &node, ESTIMATE);
+    warp_to_elapsed(&mut f, &strict, i64::from(ESTIMATE) / 2 - 1);
+    let ix = f.complete_ix(&strict, EPOCHS);
+    f.fails(ix, &[&node.wallet], EscrowError::TrainingTooFast);
+    f.chain.warp(1);
+    f.complete(&strict, &node, EPOCHS)
+        .expect("half the estimate");
+    let strict = estimated_job(&mut f, &user, &node, ESTIMATE);
+    warp_to_elapsed(&mut f, &strict, 2 * i64::from(ESTIMATE) + 1);
+    let ix = f.complete_ix(&strict, EPOCHS);
+    f.fails(ix, &[&node.wallet], EscrowError::TrainingTooSlow);
+}
+
 #[test]
 fn complete_payment_rejects_substituted_accounts() {
     let (mut f, user, node) = setup();
@@ -1284,6 +1584,492 @@ fn complete_payment_rejects_substituted_accounts() {
 
     f.send(escrow_ix(base, data()), &node_signs)
         .expect("the right accounts work");
+}
+
+// ── submit_proof (a binding verdict on the proof) ────────────────────────
+
+#[test]
+fn submit_proof_with_a_valid_proof_pays_exactly_like_complete_payment() {
+    let (mut f, user, node) = setup();
+    let job = f.accepted_job(&user, &node, AMOUNT, EPOCHS);
+    f.checkpoints(&job, &node, EPOCHS);
+    let b = f.balances(&job, &user.token, &node.token);
+    let ok = f.submit(&job, &node, EPOCHS, true).expect("valid proof");
+    assert_eq!(
+        f.balances(&job, &user.token, &node.token),
+        Balances {
+            vault: 0,
+            node: b.node + 90 * CYX,
+            staking: b.staking + 4 * CYX,
+            development: b.development + 3 * CYX,
+            liquidity: b.liquidity + 2 * CYX,
+            supply: b.supply - CYX,
+            ..b
+        }
+    );
+    assert_eq!(ok.event::<PaymentReleased>().node_amount, 90 * CYX);
+    assert!(ok.events::<ProofRejected>().is_empty());
+    let e = f.escrow(&job);
+    assert_eq!(
+        (e.state, e.final_weights_hash),
+        (EscrowState::Completed, weights_for(&job))
+    );
+    let n = f.node_account(&node.key());
+    assert_eq!((n.stake, n.jobs_failed), (STAKE, 0));
+    assert_eq!(f.reputation(&node.key()).jobs_invalid_proof, 0);
+}
+
+#[test]
+fn submit_proof_with_an_invalid_proof_refunds_slashes_a_quarter_and_costs_100_points() {
+    let (mut f, user, node) = setup();
+    let job = f.accepted_job(&user, &node, AMOUNT, EPOCHS);
+    f.checkpoints(&job, &node, EPOCHS);
+    let b = f.balances(&job, &user.token, &node.token);
+    let total_staked = f.config().total_staked;
+    let points = f.reputation(&node.key()).points;
+
+    // complete_payment rejects the same proof and changes nothing.
+    let mut bad = f.proof(&job, f.escrow(&job).merkle_root, EPOCHS);
+    bad[0] ^= 1;
+    let root = f.escrow(&job).merkle_root;
+    let ix = f.complete_ix_with(&job, bad, weights_for(&job), root, EPOCHS);
+    f.fails(ix, &[&node.wallet], EscrowError::InvalidProof);
+
+    // submit_proof records the verdict.
+    let ok = f
+        .submit(&job, &node, EPOCHS, false)
+        .expect("a recorded verdict");
+    let slash = STAKE / 4;
+    let insurance = slash * 8 / 10;
+    assert_eq!(
+        f.balances(&job, &user.token, &node.token),
+        Balances {
+            user: b.user + AMOUNT,
+            vault: 0,
+            stake_vault: b.stake_vault - slash,
+            insurance: b.insurance + insurance,
+            supply: b.supply - (slash - insurance),
+            ..b
+        },
+        "the user is refunded in full, the node is paid nothing, the treasuries nothing"
+    );
+    assert_eq!(f.config().total_staked, total_staked - slash);
+    let n = f.node_account(&node.key());
+    assert_eq!(
+        (
+            n.stake,
+            n.total_slashed,
+            n.active_jobs,
+            n.jobs_failed,
+            n.jobs_completed
+        ),
+        (STAKE - slash, slash, 0, 1, 0)
+    );
+    let s = ok.event::<NodeSlashed>();
+    assert_eq!(
+        (s.reason, s.amount, s.to_insurance),
+        (SlashReason::InvalidProof, slash, insurance)
+    );
+    assert_eq!(
+        ok.event::<ProofRejected>(),
+        ProofRejected {
+            job_id: job.id,
+            node: node.key(),
+            refund_amount: AMOUNT
+        }
+    );
+    let r = f.reputation(&node.key());
+    assert_eq!(
+        (
+            r.points,
+            r.jobs_invalid_proof,
+            r.total_proofs,
+            r.valid_proofs
+        ),
+        (points - 100, 1, 1, 0)
+    );
+    let ev = ok.event::<reputation_manager::events::InvalidProofRecorded>();
+    assert_eq!((ev.owner, ev.points), (node.key(), points - 100));
+    let e = f.escrow(&job);
+    assert_eq!(
+        (e.state, e.finished_at),
+        (EscrowState::Refunded, f.chain.now())
+    );
+    assert_eq!(
+        e.final_weights_hash, [0; 32],
+        "nothing was accepted as the result"
+    );
+    f.assert_conserved();
+
+    // The verdict is final: neither a second submission nor a payment is possible.
+    for valid in [true, false] {
+        let ix = f.submit_ix(&job, EPOCHS, valid);
+        f.fails(ix, &[&node.wallet], EscrowError::InvalidState);
+    }
+    let ix = f.complete_ix(&job, EPOCHS);
+    f.fails(ix, &[&node.wallet], EscrowError::InvalidState);
+}
+
+#[test]
+fn submit_proof_counts_only_the_assigned_nodes_own_submission() {
+    let (mut f, user, node) = setup();
+    let other = f.node(STAKE);
+    let job = f.accepted_job(&user, &node, AMOUNT, EPOCHS);
+    f.checkpoints(&job, &node, EPOCHS);
+    let root = f.escrow(&job).merkle_root;
+    let mut bad = f.proof(&job, root, EPOCHS);
+    bad[0] ^= 1;
+    let data = || eix::SubmitProof {
+        proof: bad,
+        final_weights_hash: weights_for(&job),
+        merkle_root: root,
+        epochs: EPOCHS,
+    };
+
+    // Another node, the user, or a stranger signing as the "node": nobody can have the
+    // assigned node slashed with a proof it never sent.
+    let stranger = f.wallet();
+    for (signer, name) in [
+        (&other.wallet, "other node"),
+        (&user.wallet, "user"),
+        (&stranger, "stranger"),
+    ] {
+        let mut accounts = f.submit_proof_accounts(&node.key(), &job, &node.token, &user.token);
+        accounts.payment.node_owner = signer.pubkey();
+        let ix = escrow_ix(accounts, data());
+        let before = f.escrow_snapshot();
+        assert_anchor_err(f.send(ix, &[signer]), EscrowError::NotAssignedNode);
+        assert_eq!(f.escrow_snapshot(), before, "{name}");
+    }
+    // The node's key without its signature.
+    let ix = without_signer(
+        escrow_ix(
+            f.submit_proof_accounts(&node.key(), &job, &node.token, &user.token),
+            data(),
+        ),
+        &node.key(),
+    );
+    f.fails(ix, &[], AnchorErrorCode::AccountNotSigner);
+    // Another node, signing, with all its own accounts.
+    let ix = escrow_ix(
+        f.submit_proof_accounts(&other.key(), &job, &other.token, &user.token),
+        data(),
+    );
+    f.fails(ix, &[&other.wallet], EscrowError::NotAssignedNode);
+
+    // The refund must reach the job's user; the reputation written must be the node's.
+    let intruder = f.user(0);
+    let ix = escrow_ix(
+        f.submit_proof_accounts(&node.key(), &job, &node.token, &intruder.token),
+        data(),
+    );
+    f.fails(ix, &[&node.wallet], EscrowError::WrongTokenOwner);
+    let mut accounts = f.submit_proof_accounts(&node.key(), &job, &node.token, &user.token);
+    accounts.node_reputation = deploy_node_reputation(&other.key());
+    f.fails(
+        escrow_ix(accounts, data()),
+        &[&node.wallet],
+        EscrowError::WrongReputation,
+    );
+    let mut accounts = f.submit_proof_accounts(&node.key(), &job, &node.token, &user.token);
+    accounts.reputation_program = node_registry::ID;
+    f.fails(
+        escrow_ix(accounts, data()),
+        &[&node.wallet],
+        AnchorErrorCode::InvalidProgramId,
+    );
+    assert_eq!(f.node_account(&node.key()).stake, STAKE);
+    assert_eq!(f.state(&job), EscrowState::InProgress);
+}
+
+#[test]
+fn submit_proof_gives_no_verdict_before_the_checks_pass() {
+    let (mut f, user, node) = setup();
+    // Not accepted yet.
+    let assigned = f.assigned_job(&user, &node, AMOUNT, EPOCHS);
+    let ix = f.submit_ix(&assigned, EPOCHS, false);
+    f.fails(ix, &[&node.wallet], EscrowError::InvalidState);
+
+    // Too fast for its estimate: no verdict, the node may submit later.
+    let (fast, _) = f
+        .create_escrow_with(&user, AMOUNT, EPOCHS, 0, 7_200)
+        .unwrap();
+    f.assign(&fast, &node.key()).unwrap();
+    f.accept(&fast, &node).unwrap();
+    f.checkpoints(&fast, &node, EPOCHS);
+    let ix = f.submit_ix(&fast, EPOCHS, false);
+    f.fails(ix, &[&node.wallet], EscrowError::TrainingTooFast);
+
+    // Missing epochs, a root that is not the anchored one.
+    let job = f.accepted_job(&user, &node, AMOUNT, EPOCHS);
+    f.checkpoints(&job, &node, 2);
+    let ix = f.submit_ix(&job, EPOCHS - 1, false);
+    f.fails(ix, &[&node.wallet], EscrowError::NotEnoughEpochs);
+    f.checkpoints(&job, &node, EPOCHS);
+    let proof = f.proof(&job, [9; 32], EPOCHS);
+    let ix = f.submit_ix_with(&job, proof, weights_for(&job), [9; 32], EPOCHS);
+    f.fails(ix, &[&node.wallet], EscrowError::RootMismatch);
+    // More epochs than any circuit covers: no verdict is possible, so no slash.
+    let ix = f.submit_ix_with(&job, [7; 256], weights_for(&job), [9; 32], MAX_EPOCHS + 1);
+    f.fails(ix, &[&node.wallet], EscrowError::InvalidEpochs);
+
+    // Paused, then timed out.
+    f.escrow_set_paused(true).unwrap();
+    let ix = f.submit_ix(&job, EPOCHS, false);
+    f.fails(ix, &[&node.wallet], EscrowError::Paused);
+    f.escrow_set_paused(false).unwrap();
+    f.chain.warp(7 * DAY);
+    let ix = f.submit_ix(&job, EPOCHS, false);
+    f.fails(ix, &[&node.wallet], EscrowError::TimedOut);
+    assert_eq!(f.node_account(&node.key()).stake, STAKE);
+}
+
+// ── the challenge window after completion ────────────────────────────────
+
+#[test]
+fn a_completed_job_keeps_the_stake_locked_until_its_challenge_window_closes() {
+    let (mut f, user, node) = setup();
+    let job = f.completed_job(&user, &node, AMOUNT, EPOCHS);
+    let window = escrow_params().challenge_window_secs;
+    assert_eq!(window, 7 * DAY);
+    let e = f.escrow(&job);
+    assert_eq!(
+        (e.state, e.challenge_until, e.stake_released, e.challenged),
+        (EscrowState::Completed, e.finished_at + window, false, false)
+    );
+    let n = f.node_account(&node.key());
+    assert_eq!(
+        (n.active_jobs, n.jobs_completed, n.stake),
+        (1, 0, STAKE),
+        "the job still holds the stake"
+    );
+    // Past the registration lock the node still cannot leave: the job is active.
+    f.chain.warp(window - 1);
+    let before = f.escrow_snapshot();
+    assert_anchor_err(f.request_unstake(&node), RegistryError::HasActiveJobs);
+    assert_eq!(f.escrow_snapshot(), before);
+
+    // Nobody can release it a second early; closing needs the release.
+    let anyone = f.wallet();
+    let ix = f.release_ix(&job, &anyone.pubkey());
+    f.fails(ix, &[&anyone], EscrowError::ChallengeWindowOpen);
+    f.chain.warp(1);
+    let ix = f.close_ix(&job, &anyone.pubkey());
+    f.fails(ix, &[&anyone], EscrowError::StakeNotReleased);
+    // Another node's registry accounts.
+    let other = f.node(STAKE);
+    let ix = escrow_ix(
+        f.release_stake_accounts(&anyone.pubkey(), &job, &other.key()),
+        eix::ReleaseStake {},
+    );
+    f.fails(ix, &[&anyone], EscrowError::WrongNode);
+
+    let b = f.balances(&job, &user.token, &node.token);
+    let ok = f.release(&job, &anyone).expect("release after the window");
+    assert_eq!(
+        f.balances(&job, &user.token, &node.token),
+        b,
+        "no token moves"
+    );
+    assert_eq!(
+        ok.event::<StakeReleased>(),
+        StakeReleased {
+            job_id: job.id,
+            node: node.key()
+        }
+    );
+    assert!(f.escrow(&job).stake_released);
+    let n = f.node_account(&node.key());
+    assert_eq!(
+        (n.active_jobs, n.jobs_completed, n.jobs_failed, n.stake),
+        (0, 1, 0, STAKE)
+    );
+    let ix = f.release_ix(&job, &anyone.pubkey());
+    f.fails(ix, &[&anyone], EscrowError::InvalidState);
+    // Now the node may leave once its locks have passed, and anyone may close.
+    let lock = f.node_account(&node.key()).locked_until;
+    let now = f.chain.now();
+    f.chain.warp(lock - now);
+    f.request_unstake(&node).expect("unstake");
+    f.close(&job, &anyone).expect("close");
+}
+
+#[test]
+fn release_stake_only_for_completed_jobs_not_under_dispute() {
+    let (mut f, user, node) = setup();
+    let anyone = f.wallet();
+    let running = f.accepted_job(&user, &node, AMOUNT, EPOCHS);
+    let refunded = f.accepted_job(&user, &node, AMOUNT, EPOCHS);
+    f.refund(&refunded, &user.wallet).unwrap();
+    let disputed = f.completed_job(&user, &node, AMOUNT, EPOCHS);
+    f.freeze(&disputed).unwrap();
+    f.chain.warp(8 * DAY);
+    for job in [&running, &refunded, &disputed] {
+        let ix = f.release_ix(job, &anyone.pubkey());
+        f.fails(ix, &[&anyone], EscrowError::InvalidState);
+    }
+}
+
+#[test]
+fn a_paid_job_can_be_frozen_for_dispute_only_within_its_window() {
+    let (mut f, user, node) = setup();
+    let window = escrow_params().challenge_window_secs;
+    let job = f.completed_job(&user, &node, AMOUNT, EPOCHS);
+    let late = f.completed_job(&user, &node, AMOUNT, EPOCHS);
+    let released = f.completed_job(&user, &node, AMOUNT, EPOCHS);
+    f.chain.warp(window - 1);
+    let ok = f.freeze(&job).expect("freeze in the window");
+    assert_eq!(ok.event::<EscrowFrozen>(), EscrowFrozen { job_id: job.id });
+    let e = f.escrow(&job);
+    assert_eq!(
+        (e.state, e.challenged, e.stake_released),
+        (EscrowState::Disputed, true, false)
+    );
+    f.assert_vaults_match();
+    // Frozen: no timeout, release or close touches it; it cannot be frozen twice.
+    let anyone = f.wallet();
+    f.chain.warp(1);
+    for ix in [
+        f.timeout_refund_with_slash_ix(&job, &anyone.pubkey()),
+        f.release_ix(&job, &anyone.pubkey()),
+        f.close_ix(&job, &anyone.pubkey()),
+    ] {
+        f.fails(ix, &[&anyone], EscrowError::InvalidState);
+    }
+    let ix = f.freeze_ix(&job);
+    f.fails(ix, &[], EscrowError::InvalidState);
+
+    // At the end of the window it is too late; once released, there is nothing to hold.
+    let ix = f.freeze_ix(&late);
+    f.fails(ix, &[], EscrowError::ChallengeWindowClosed);
+    f.release(&released, &anyone).unwrap();
+    let ix = f.freeze_ix(&released);
+    f.fails(ix, &[], EscrowError::InvalidState);
+}
+
+/// `slash_for_dispute` as Dispute/DAO's verdict PDA sends it (through the stand-in).
+fn slash_for_dispute_ix(
+    f: &EscrowEnv,
+    node_owner: &Pubkey,
+    user_token: Pubkey,
+    dao_treasury: Pubkey,
+    repay: u64,
+) -> solana_instruction::Instruction {
+    via_dispute_dao(
+        AS_DISPUTE_AUTHORITY,
+        registry_ix(
+            node_registry::accounts::SlashForDispute {
+                dispute_authority: ids::dispute_authority(),
+                config: config_pda(),
+                node: node_pda(node_owner),
+                stake_vault: vault_pda(),
+                stake_mint: f.mint,
+                user_token,
+                dao_treasury,
+                token_program: f.token_program,
+            },
+            node_registry::instruction::SlashForDispute {
+                to_user_bps: 5_000,
+                repay,
+            },
+        ),
+    )
+}
+
+#[test]
+fn a_fraud_verdict_after_payment_ends_the_hold_and_the_stake_repays_the_user() {
+    let (mut f, user, node) = setup();
+    let job = f.completed_job(&user, &node, AMOUNT, EPOCHS);
+    f.freeze(&job).unwrap();
+    let b = f.balances(&job, &user.token, &node.token);
+    let ok = f
+        .resolve(&job, DisputeResolution::UserFavor)
+        .expect("verdict for the user");
+    assert_eq!(
+        f.balances(&job, &user.token, &node.token),
+        b,
+        "the vault is empty: the escrow moves nothing"
+    );
+    assert_eq!(
+        ok.event::<DisputeSettled>(),
+        DisputeSettled {
+            job_id: job.id,
+            resolution: DisputeResolution::UserFavor,
+            to_user: 0,
+            to_node: 0,
+            platform_fee: 0
+        }
+    );
+    let e = f.escrow(&job);
+    assert_eq!((e.state, e.stake_released), (EscrowState::Refunded, true));
+    let n = f.node_account(&node.key());
+    assert_eq!((n.active_jobs, n.jobs_completed, n.jobs_failed), (0, 0, 1));
+
+    // The DAO's slash then repays the job first: at least the payment is slashed, the
+    // user gets it back plus half of the rest, the DAO treasury the other half.
+    let treasury_owner = f.wallet();
+    let dao_treasury = f.fund_tokens(&treasury_owner.pubkey(), 0);
+    let b = f.balances(&job, &user.token, &node.token);
+    let ix = slash_for_dispute_ix(&f, &node.key(), user.token, dao_treasury, AMOUNT);
+    f.send(ix, &[]).expect("slash for dispute");
+    let slash = STAKE / 2;
+    let to_user = AMOUNT + (slash - AMOUNT) / 2;
+    let b1 = f.balances(&job, &user.token, &node.token);
+    assert_eq!(b1.user, b.user + to_user);
+    assert_eq!(b1.stake_vault, b.stake_vault - slash);
+    assert_eq!(f.balance(&dao_treasury), slash - to_user);
+    assert_eq!(
+        b1.node, b.node,
+        "the node keeps its pay but loses more stake"
+    );
+    let n = f.node_account(&node.key());
+    assert_eq!((n.stake, n.status), (STAKE - slash, NodeStatus::Banned));
+    f.assert_conserved();
+
+    // A stake smaller than the payment repays all it holds (a Diamond node's 5,000 for a
+    // 6,000 job).
+    let rich = f.node(STAKE);
+    f.set_score(&rich.key(), 850);
+    let big = 6_000 * CYX;
+    let job = f.completed_job(&user, &rich, big, EPOCHS);
+    f.freeze(&job).unwrap();
+    f.resolve(&job, DisputeResolution::UserFavor).unwrap();
+    let b = f.balance(&user.token);
+    let t = f.balance(&dao_treasury);
+    let ix = slash_for_dispute_ix(&f, &rich.key(), user.token, dao_treasury, big);
+    f.send(ix, &[]).unwrap();
+    assert_eq!(f.balance(&user.token), b + STAKE);
+    assert_eq!(f.balance(&dao_treasury), t);
+    assert_eq!(f.node_account(&rich.key()).stake, 0);
+    f.assert_conserved();
+}
+
+#[test]
+fn a_verdict_for_the_node_after_payment_keeps_the_payment_and_ends_the_hold() {
+    for resolution in [DisputeResolution::NodeFavor, DisputeResolution::NoDecision] {
+        let (mut f, user, node) = setup();
+        let job = f.completed_job(&user, &node, AMOUNT, EPOCHS);
+        f.freeze(&job).unwrap();
+        let b = f.balances(&job, &user.token, &node.token);
+        f.resolve(&job, resolution).expect("verdict");
+        assert_eq!(
+            f.balances(&job, &user.token, &node.token),
+            b,
+            "{resolution:?}"
+        );
+        let e = f.escrow(&job);
+        assert_eq!((e.state, e.stake_released), (EscrowState::Completed, true));
+        let n = f.node_account(&node.key());
+        assert_eq!((n.active_jobs, n.jobs_completed, n.stake), (0, 1, STAKE));
+        // Not again, and nothing left to release.
+        let ix = f.freeze_ix(&job);
+        f.fails(ix, &[], EscrowError::InvalidState);
+        let anyone = f.wallet();
+        let ix = f.release_ix(&job, &anyone.pubkey());
+        f.fails(ix, &[&anyone], EscrowError::InvalidState);
+        f.chain.warp(7 * DAY);
+        f.close(&job, &anyone).expect("close");
+    }
 }
 
 // ── cancel ───────────────────────────────────────────────────────────────
@@ -1833,6 +2619,10 @@ fn close_escrow_returns_both_rents_to_the_user_after_the_grace_period() {
         &[&anyone],
         AnchorErrorCode::ConstraintSeeds,
     );
+    // A completed job's stake hold ends first (its challenge window has passed).
+    let ix = f.close_ix(&completed, &anyone.pubkey());
+    f.fails(ix, &[&anyone], EscrowError::StakeNotReleased);
+    f.release(&completed, &anyone).unwrap();
 
     for job in [completed, cancelled, refunded, timed_out] {
         let rents = f.chain.lamports(&job.escrow) + f.chain.lamports(&job.vault);
@@ -2127,6 +2917,7 @@ fn token_2022_mint_runs_the_whole_lifecycle() {
         }
     );
     f.chain.warp(escrow_params().close_grace_secs);
+    f.release(&job, &anyone).expect("release the paid job's stake");
     for j in [job, cancelled, refunded, slashed] {
         f.close(&j, &anyone).expect("close a Token-2022 vault");
     }

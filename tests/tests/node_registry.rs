@@ -1659,14 +1659,20 @@ fn slash_for_dispute_only_by_the_dispute_authority() {
     for signer in [&attacker, &op.wallet, &admin] {
         let ix = registry_ix(
             accounts(signer.pubkey()),
-            rix::SlashForDispute { to_user_bps: 5_000 },
+            rix::SlashForDispute {
+                to_user_bps: 5_000,
+                repay: 0,
+            },
         );
         assert_fails(&mut env, ix, &[signer], RegistryError::UnauthorizedSlasher);
     }
     let ix = without_signer(
         registry_ix(
             accounts(ids::dispute_authority()),
-            rix::SlashForDispute { to_user_bps: 5_000 },
+            rix::SlashForDispute {
+                to_user_bps: 5_000,
+                repay: 0,
+            },
         ),
         &ids::dispute_authority(),
     );

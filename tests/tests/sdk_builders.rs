@@ -343,7 +343,16 @@ fn escrow_job_completed_rated_and_closed() {
 
     // create_escrow
     let job = f.next_job();
-    let ix = ix::escrow::create_escrow(&a, &user.key(), &user.token, job.id, AMOUNT, EPOCHS, 0);
+    let ix = ix::escrow::create_escrow(
+        &a,
+        &user.key(),
+        &user.token,
+        job.id,
+        AMOUNT,
+        EPOCHS,
+        0,
+        DEFAULT_ESTIMATE_SECS,
+    );
     assert_eq!(ix, f.create_escrow_ix(&user, &job, AMOUNT, EPOCHS, 0));
     send(&mut f, ix, &[&user.wallet]);
     f.track(job);
@@ -383,7 +392,7 @@ fn escrow_job_completed_rated_and_closed() {
     }
 
     // complete_payment: the node is paid, the fee goes to the treasuries (and is burned
-    // in part), the job is released in the registry.
+    // in part); the job holds the node's stake for the challenge window.
     let root = f.escrow(&job).merkle_root;
     let proof = f.proof(&job, root, EPOCHS);
     let ix = ix::escrow::complete_payment(
@@ -406,7 +415,7 @@ fn escrow_job_completed_rated_and_closed() {
     assert_eq!(f.balance(&job.vault), 0);
     assert_eq!(treasuries(&f) + (supply0 - f.supply()), FEE);
     let n = f.node_account(&node.key());
-    assert_eq!((n.active_jobs, n.jobs_completed), (0, 1));
+    assert_eq!((n.active_jobs, n.jobs_completed), (1, 0));
 
     // rate_node: the rating reaches the node's reputation by CPI.
     let ix = ix::escrow::rate_node(&user.key(), job.id, &node.key(), 5);
@@ -416,8 +425,18 @@ fn escrow_job_completed_rated_and_closed() {
     let r = f.reputation(&node.key());
     assert_eq!((r.rating_count, r.rating_sum, r.five_star_count), (1, 5, 1));
 
-    // close_escrow by a stranger after the grace period: rent back to the user.
+    // release_stake by a stranger after the challenge window: the job is released in the
+    // registry.
     let stranger = f.wallet();
+    warp_until(&mut f, e.challenge_until);
+    let ix = ix::escrow::release_stake(&a, &stranger.pubkey(), job.id, &node.key());
+    assert_eq!(ix, f.release_ix(&job, &stranger.pubkey()));
+    send(&mut f, ix, &[&stranger]);
+    assert!(f.escrow(&job).stake_released);
+    let n = f.node_account(&node.key());
+    assert_eq!((n.active_jobs, n.jobs_completed), (0, 1));
+
+    // close_escrow by a stranger after the grace period: rent back to the user.
     let grace = f.escrow_config().params.close_grace_secs;
     warp_until(&mut f, e.finished_at + grace);
     let ix = ix::escrow::close_escrow(&a, &stranger.pubkey(), job.id, &user.key());
@@ -429,6 +448,66 @@ fn escrow_job_completed_rated_and_closed() {
     assert_eq!(f.chain.lamports(&job.vault), 0, "vault closed");
     assert_eq!(f.chain.lamports(&user.key()), user_lamports + rent);
     f.assert_tokens_conserved(initial_supply);
+}
+
+#[test]
+fn escrow_assign_node_by_user_after_the_coordinator_window() {
+    let mut f = EscrowEnv::new(insecure_test_proof);
+    let user = f.user(USER_TOKENS);
+    let node = f.node(STAKE);
+    let job = f.locked_job(&user, AMOUNT, EPOCHS);
+    let created = f.escrow(&job).created_at;
+    warp_until(&mut f, created + escrow_params().user_assign_after_secs);
+    let ix = ix::escrow::assign_node_by_user(&user.key(), job.id, &node.key());
+    assert_eq!(ix, f.assign_by_user_ix(&job, &user.key(), &node.key()));
+    send(&mut f, ix, &[&user.wallet]);
+    let e = f.escrow(&job);
+    assert_eq!(
+        (e.state, e.node, e.assigned_by_user),
+        (EscrowState::Assigned, node.key(), true)
+    );
+    let ix = ix::escrow::accept_job(&node.key(), job.id);
+    send(&mut f, ix, &[&node.wallet]);
+    assert_eq!(f.state(&job), EscrowState::InProgress);
+}
+
+#[test]
+fn escrow_submit_proof_pays_a_valid_proof_and_records_an_invalid_one() {
+    let mut f = EscrowEnv::new(insecure_test_proof);
+    let a = addresses(&f);
+    let user = f.user(USER_TOKENS);
+    let node = f.node(STAKE);
+    for valid in [true, false] {
+        let job = f.accepted_job(&user, &node, AMOUNT, EPOCHS);
+        f.checkpoints(&job, &node, EPOCHS);
+        let root = f.escrow(&job).merkle_root;
+        let mut proof = f.proof(&job, root, EPOCHS);
+        if !valid {
+            proof[0] ^= 1;
+        }
+        let ix = ix::escrow::submit_proof(
+            &a,
+            &node.key(),
+            job.id,
+            &node.token,
+            &user.token,
+            proof,
+            weights_for(&job),
+            root,
+            EPOCHS,
+        );
+        assert_eq!(ix, f.submit_ix(&job, EPOCHS, valid));
+        let user_before = f.balance(&user.token);
+        send(&mut f, ix, &[&node.wallet]);
+        if valid {
+            assert_eq!(f.state(&job), EscrowState::Completed);
+            assert_eq!(f.balance(&node.token), AMOUNT - FEE);
+        } else {
+            assert_eq!(f.state(&job), EscrowState::Refunded);
+            assert_eq!(f.balance(&user.token), user_before + AMOUNT);
+            assert_eq!(f.node_account(&node.key()).stake, STAKE - STAKE / 4);
+        }
+    }
 }
 
 #[test]

@@ -79,7 +79,7 @@ fn job_escrow_ix(
     job: [u8; 16],
     amount: u64,
 ) -> cyxwiz_chain::Instruction {
-    ix::escrow::create_escrow(a, &user.pubkey(), user_token, job, amount, 4, 3_600)
+    ix::escrow::create_escrow(a, &user.pubkey(), user_token, job, amount, 4, 3_600, 600)
 }
 
 fn job_id() -> [u8; 16] {

@@ -74,4 +74,7 @@ pub enum DaoError {
     ProposalExpired,
     #[msg("Arithmetic overflow")]
     Overflow,
+    // ── added later (codes are never renumbered) ──
+    #[msg("Only the job's user may dispute a job that was already paid")]
+    OnlyUserAfterPayment,
 }

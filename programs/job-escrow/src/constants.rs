@@ -26,5 +26,8 @@ pub fn default_params() -> EscrowParams {
             liquidity_bps: 2_000,
             burn_bps: 1_000,
         },
+        user_assign_after_secs: 15 * 60,
+        duration_margin_secs: 5 * 60,
+        challenge_window_secs: 7 * DAY,
     }
 }

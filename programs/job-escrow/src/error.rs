@@ -71,4 +71,23 @@ pub enum EscrowError {
     ProofVerifierUnavailable,
     #[msg("Arithmetic overflow")]
     Overflow,
+    // ── added later (codes are never renumbered) ──
+    #[msg("The coordinator's assignment window has not passed yet")]
+    UserAssignTooEarly,
+    #[msg("A node was already assigned to this escrow")]
+    AlreadyAssigned,
+    #[msg("The user assigned this escrow's node; the coordinator may not re-match it")]
+    AssignedByUser,
+    #[msg("The training-time estimate must be between 1 second and the timeout")]
+    InvalidEstimate,
+    #[msg("Completed faster than half the estimated training time")]
+    TrainingTooFast,
+    #[msg("Completed slower than twice the estimated training time")]
+    TrainingTooSlow,
+    #[msg("The completed job's challenge window is still open")]
+    ChallengeWindowOpen,
+    #[msg("The completed job's challenge window has closed")]
+    ChallengeWindowClosed,
+    #[msg("The completed job's stake lock must be released first")]
+    StakeNotReleased,
 }

@@ -20,6 +20,7 @@ pub struct EscrowCreated {
     pub amount: u64,
     pub epochs_required: u32,
     pub timeout_at: i64,
+    pub estimated_secs: u32,
 }
 
 #[event]
@@ -55,6 +56,16 @@ pub struct PaymentReleased {
     pub burned: u64,
     pub final_weights_hash: [u8; 32],
     pub merkle_root: [u8; 32],
+}
+
+/// `submit_proof` judged the node's proof invalid: the user was refunded in full and the
+/// node slashed (NodeRegistry's `NodeSlashed`) and penalised (ReputationManager).
+#[event]
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProofRejected {
+    pub job_id: [u8; 16],
+    pub node: Pubkey,
+    pub refund_amount: u64,
 }
 
 #[event]
@@ -98,6 +109,14 @@ pub struct TimeoutRefunded {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EscrowFrozen {
     pub job_id: [u8; 16],
+}
+
+/// A completed job's challenge window closed without a dispute; its stake hold ended.
+#[event]
+#[derive(Debug, Clone, PartialEq)]
+pub struct StakeReleased {
+    pub job_id: [u8; 16],
+    pub node: Pubkey,
 }
 
 #[event]

@@ -2,12 +2,16 @@
 //! verified completion.
 //!
 //! Lifecycle: `create_escrow` (user; Locked) → `assign_node` (coordinator; Assigned,
-//! checked against NodeRegistry on-chain) → `accept_job` (node; InProgress, stake lock
+//! checked against NodeRegistry on-chain; or `assign_node_by_user`, the same checks, once
+//! the coordinator has let its window pass) → `accept_job` (node; InProgress, stake lock
 //! extended by CPI) → `anchor_checkpoint`* (node; progress on-chain) → one terminal state:
-//! `complete_payment` (Completed: node paid, platform fee split), `cancel` (Cancelled,
+//! `complete_payment` (Completed: node paid, platform fee split; or `submit_proof`, which
+//! also records an invalid proof: Refunded, node slashed), `cancel` (Cancelled,
 //! before acceptance), `refund` (Refunded, by anchored progress), `timeout_refund`
 //! (TimedOut, node slashed). `freeze_for_dispute` (Disputed) hands the escrow to the
-//! Dispute/DAO program, which settles it with `resolve_dispute`. `close_escrow` returns rent
+//! Dispute/DAO program, which settles it with `resolve_dispute` — a running job, or a
+//! completed one within its challenge window (the node's stake stays locked until
+//! `release_stake`, and a verdict against it repays the user from the stake). `close_escrow` returns rent
 //! after a grace period; `rate_node` lets the user rate a completed job once.
 #![allow(unexpected_cfgs)]
 
@@ -62,11 +66,22 @@ pub mod job_escrow {
         amount: u64,
         epochs_required: u32,
         timeout_secs: i64,
+        estimated_secs: u32,
     ) -> Result<()> {
-        ctx.accounts
-            .handle(job_id, amount, epochs_required, timeout_secs, &ctx.bumps)
+        ctx.accounts.handle(
+            job_id,
+            amount,
+            epochs_required,
+            timeout_secs,
+            estimated_secs,
+            &ctx.bumps,
+        )
     }
     pub fn cancel(ctx: Context<Cancel>) -> Result<()> {
+        ctx.accounts.handle()
+    }
+    /// Fallback when the coordinator has not assigned within `user_assign_after_secs`.
+    pub fn assign_node_by_user(ctx: Context<AssignNodeByUser>) -> Result<()> {
         ctx.accounts.handle()
     }
 
@@ -93,8 +108,32 @@ pub mod job_escrow {
         merkle_root: [u8; 32],
         epochs: u32,
     ) -> Result<()> {
-        ctx.accounts
-            .handle(&proof, final_weights_hash, merkle_root, epochs)
+        ctx.accounts.handle(
+            &proof,
+            Claimed {
+                final_weights_hash,
+                merkle_root,
+                epochs,
+            },
+        )
+    }
+    /// `complete_payment` with a binding verdict: an invalid proof is recorded (full
+    /// refund, invalid-proof slash, −100 reputation) instead of failing.
+    pub fn submit_proof(
+        ctx: Context<SubmitProof>,
+        proof: [u8; 256],
+        final_weights_hash: [u8; 32],
+        merkle_root: [u8; 32],
+        epochs: u32,
+    ) -> Result<()> {
+        ctx.accounts.handle(
+            &proof,
+            Claimed {
+                final_weights_hash,
+                merkle_root,
+                epochs,
+            },
+        )
     }
 
     // ── user, node or coordinator ─────────────────────────────────────────
@@ -110,6 +149,10 @@ pub mod job_escrow {
         ctx.accounts.handle()
     }
     pub fn close_escrow(ctx: Context<CloseEscrow>) -> Result<()> {
+        ctx.accounts.handle()
+    }
+    /// After a completed job's challenge window: the job's hold on the node's stake ends.
+    pub fn release_stake(ctx: Context<ReleaseStake>) -> Result<()> {
         ctx.accounts.handle()
     }
 

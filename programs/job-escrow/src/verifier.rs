@@ -18,7 +18,9 @@
 //! for SBF, and CI checks that no deployable build enables it.
 
 use anchor_lang::prelude::*;
-use groth16_solana::groth16::{Groth16Verifier, is_less_than_bn254_field_size_be};
+use groth16_solana::groth16::{
+    Groth16Verifier, Groth16Verifyingkey, is_less_than_bn254_field_size_be,
+};
 
 #[cfg(all(feature = "insecure-test-verifier", target_os = "solana"))]
 compile_error!("`insecure-test-verifier` is for native tests only and must never be deployed");
@@ -85,39 +87,50 @@ pub const PROOF_LEN: usize = 256;
 /// Verifies `proof` for `statement`; `InvalidProof` for anything that is not a valid
 /// proof of exactly this statement.
 pub fn verify(statement: &ProofStatement, proof: &[u8; PROOF_LEN]) -> Result<()> {
-    #[cfg(feature = "insecure-test-verifier")]
-    if *proof == insecure_test_proof(statement) {
-        return Ok(());
-    }
-    groth16(statement, proof)
+    require!(is_valid(statement, proof)?, EscrowError::InvalidProof);
+    Ok(())
 }
 
-fn groth16(statement: &ProofStatement, proof: &[u8; PROOF_LEN]) -> Result<()> {
+/// The verdict on `proof`: `Ok(false)` for anything that is not a valid proof of exactly
+/// this statement; an error only when no verdict is possible (no circuit for `epochs`).
+pub fn is_valid(statement: &ProofStatement, proof: &[u8; PROOF_LEN]) -> Result<bool> {
+    #[cfg(feature = "insecure-test-verifier")]
+    if *proof == insecure_test_proof(statement) {
+        return Ok(true);
+    }
     let vk = keys::verifying_key_for(statement.epochs).ok_or(EscrowError::InvalidEpochs)?;
+    Ok(groth16(statement, proof, vk))
+}
+
+fn groth16(
+    statement: &ProofStatement,
+    proof: &[u8; PROOF_LEN],
+    vk: &Groth16Verifyingkey<'_>,
+) -> bool {
     let inputs = statement.public_inputs();
     // The roots and digests must be canonical field elements: a value ≥ p would be read
     // modulo p by the pairing check and so could stand for another value.
-    require!(
-        inputs.iter().all(is_less_than_bn254_field_size_be),
-        EscrowError::InvalidProof
-    );
+    if !inputs.iter().all(is_less_than_bn254_field_size_be) {
+        return false;
+    }
     // Likewise every point coordinate must be below the base field modulus: the pairing
     // syscall would otherwise ignore high bits, giving one proof several encodings.
-    require!(
-        proof
-            .chunks_exact(32)
-            .all(|c| c < BASE_FIELD_MODULUS_BE.as_slice()),
-        EscrowError::InvalidProof
-    );
+    if !proof
+        .chunks_exact(32)
+        .all(|c| c < BASE_FIELD_MODULUS_BE.as_slice())
+    {
+        return false;
+    }
     let (a, rest) = proof.split_at(64);
     let (b, c) = rest.split_at(128);
-    let a: [u8; 64] = a.try_into().map_err(|_| EscrowError::InvalidProof)?;
-    let b: [u8; 128] = b.try_into().map_err(|_| EscrowError::InvalidProof)?;
-    let c: [u8; 64] = c.try_into().map_err(|_| EscrowError::InvalidProof)?;
-    let mut verifier =
-        Groth16Verifier::new(&a, &b, &c, &inputs, vk).map_err(|_| EscrowError::InvalidProof)?;
-    verifier.verify().map_err(|_| EscrowError::InvalidProof)?;
-    Ok(())
+    let (Ok(a), Ok(b), Ok(c)) = (
+        <[u8; 64]>::try_from(a),
+        <[u8; 128]>::try_from(b),
+        <[u8; 64]>::try_from(c),
+    ) else {
+        return false;
+    };
+    Groth16Verifier::new(&a, &b, &c, &inputs, vk).is_ok_and(|mut v| v.verify().is_ok())
 }
 
 /// The only "proof" the test verifier accepts besides a real one: `SHA-256(domain ‖

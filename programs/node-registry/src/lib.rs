@@ -93,7 +93,11 @@ pub mod node_registry {
     }
 
     // ── Dispute/DAO (CPI, signed by its dispute-authority PDA) ───────────
-    pub fn slash_for_dispute(ctx: Context<SlashForDispute>, to_user_bps: u16) -> Result<()> {
-        ctx.accounts.handle(to_user_bps)
+    pub fn slash_for_dispute(
+        ctx: Context<SlashForDispute>,
+        to_user_bps: u16,
+        repay: u64,
+    ) -> Result<()> {
+        ctx.accounts.handle(to_user_bps, repay)
     }
 }

@@ -52,6 +52,14 @@ pub struct NodeRated {
 
 #[event]
 #[derive(Debug, Clone, PartialEq)]
+pub struct InvalidProofRecorded {
+    pub owner: Pubkey,
+    pub points: u16,
+    pub score: u16,
+}
+
+#[event]
+#[derive(Debug, Clone, PartialEq)]
 pub struct VerdictApplied {
     pub node: Pubkey,
     pub user: Pubkey,

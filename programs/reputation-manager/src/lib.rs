@@ -67,4 +67,7 @@ pub mod reputation_manager {
     pub fn apply_verdict(ctx: Context<ApplyVerdict>, effect: VerdictEffect) -> Result<()> {
         ctx.accounts.handle(effect)
     }
+    pub fn record_invalid_proof(ctx: Context<RecordInvalidProof>) -> Result<()> {
+        ctx.accounts.handle()
+    }
 }

@@ -1,7 +1,8 @@
 //! JobEscrow instructions: initialisation and admin settings, then a job's life —
-//! `create_escrow` (user) → `assign_node` (coordinator) → `accept_job` →
-//! `anchor_checkpoint`* → `complete_payment` (node) → `rate_node` (user) →
-//! `close_escrow` (anyone) — and its other endings: `cancel` (user), `refund` (user, node
+//! `create_escrow` (user) → `assign_node` (coordinator; or `assign_node_by_user`, the
+//! user's fallback) → `accept_job` →
+//! `anchor_checkpoint`* → `complete_payment` or `submit_proof` (node) → `rate_node` (user)
+//! → `release_stake` after the challenge window → `close_escrow` (anyone) — and its other endings: `cancel` (user), `refund` (user, node
 //! or coordinator), `timeout_refund` / `timeout_refund_with_slash` (anyone).
 //!
 //! Jobs are named by their 16-byte id; the escrow, its vault and every NodeRegistry and
@@ -134,7 +135,9 @@ fn reputation_view(node_owner: &Pubkey) -> acc::ReputationView {
 }
 
 /// `create_escrow`: locks `amount` from `user_token` for job `job_id`; signed by the user
-/// (who pays the rent). `timeout_secs` 0 takes the default timeout.
+/// (who pays the rent). `timeout_secs` 0 takes the default timeout; `estimated_secs` is the
+/// user's training-time estimate (1 s up to the timeout), which bounds completion at
+/// 0.5×–2× of it from acceptance.
 pub fn create_escrow(
     addresses: &Addresses,
     user: &Pubkey,
@@ -143,6 +146,7 @@ pub fn create_escrow(
     amount: u64,
     epochs_required: u32,
     timeout_secs: i64,
+    estimated_secs: u32,
 ) -> Instruction {
     let escrow = pda::escrow(&job_id);
     build(
@@ -162,6 +166,7 @@ pub fn create_escrow(
             amount,
             epochs_required,
             timeout_secs,
+            estimated_secs,
         },
     )
 }
@@ -210,6 +215,24 @@ pub fn assign_node(coordinator: &Pubkey, job_id: [u8; 16], node_owner: &Pubkey) 
     )
 }
 
+/// `assign_node_by_user`: the fallback when the coordinator has not assigned the escrow
+/// within `user_assign_after_secs` of its creation; the job goes to `node_owner`'s node
+/// after the same checks `assign_node` makes. Signed by the escrow's user.
+pub fn assign_node_by_user(user: &Pubkey, job_id: [u8; 16], node_owner: &Pubkey) -> Instruction {
+    build(
+        job_escrow::ID,
+        acc::AssignNodeByUser {
+            user: *user,
+            config: pda::escrow_config(),
+            escrow: pda::escrow(&job_id),
+            registry_config: pda::registry_config(),
+            node: pda::node(node_owner),
+            reputation: reputation_view(node_owner),
+        },
+        data::AssignNodeByUser {},
+    )
+}
+
 /// `accept_job`: the assigned node starts the job (its stake lock is extended by CPI);
 /// signed by the node operator.
 pub fn accept_job(node_owner: &Pubkey, job_id: [u8; 16]) -> Instruction {
@@ -247,6 +270,27 @@ pub fn anchor_checkpoint(
     )
 }
 
+fn payment_accounts(
+    addresses: &Addresses,
+    node_owner: &Pubkey,
+    job_id: [u8; 16],
+    node_token: &Pubkey,
+) -> acc::CompletePayment {
+    let escrow = pda::escrow(&job_id);
+    acc::CompletePayment {
+        node_owner: *node_owner,
+        config: pda::escrow_config(),
+        escrow,
+        vault: pda::escrow_vault(&escrow),
+        mint: addresses.mint,
+        node_token: *node_token,
+        treasury: treasury(addresses),
+        registry: registry_hooks(addresses, node_owner),
+        reputation: reputation_view(node_owner),
+        token_program: addresses.token_program,
+    }
+}
+
 /// `complete_payment`: pays the node (to `node_token`) and the fee treasuries against a
 /// proof of the job; signed by the node operator.
 pub fn complete_payment(
@@ -259,22 +303,42 @@ pub fn complete_payment(
     merkle_root: [u8; 32],
     epochs: u32,
 ) -> Instruction {
-    let escrow = pda::escrow(&job_id);
     build(
         job_escrow::ID,
-        acc::CompletePayment {
-            node_owner: *node_owner,
-            config: pda::escrow_config(),
-            escrow,
-            vault: pda::escrow_vault(&escrow),
-            mint: addresses.mint,
-            node_token: *node_token,
-            treasury: treasury(addresses),
-            registry: registry_hooks(addresses, node_owner),
-            reputation: reputation_view(node_owner),
-            token_program: addresses.token_program,
-        },
+        payment_accounts(addresses, node_owner, job_id, node_token),
         data::CompletePayment {
+            proof,
+            final_weights_hash,
+            merkle_root,
+            epochs,
+        },
+    )
+}
+
+/// `submit_proof`: as [`complete_payment`], but an invalid proof is a recorded verdict
+/// instead of a failed transaction: `user_token` (the job's user's account) is refunded in
+/// full, the node is slashed at the invalid-proof rate and loses 100 reputation points.
+/// Signed by the node operator.
+pub fn submit_proof(
+    addresses: &Addresses,
+    node_owner: &Pubkey,
+    job_id: [u8; 16],
+    node_token: &Pubkey,
+    user_token: &Pubkey,
+    proof: [u8; PROOF_LEN],
+    final_weights_hash: [u8; 32],
+    merkle_root: [u8; 32],
+    epochs: u32,
+) -> Instruction {
+    build(
+        job_escrow::ID,
+        acc::SubmitProof {
+            payment: payment_accounts(addresses, node_owner, job_id, node_token),
+            user_token: *user_token,
+            node_reputation: pda::node_reputation(node_owner),
+            reputation_program: reputation_manager::ID,
+        },
+        data::SubmitProof {
             proof,
             final_weights_hash,
             merkle_root,
@@ -384,6 +448,28 @@ pub fn close_escrow(
             token_program: addresses.token_program,
         },
         data::CloseEscrow {},
+    )
+}
+
+/// `release_stake`: after a completed job's challenge window, ends the job's hold on
+/// `node_owner`'s stake in NodeRegistry; signed by anyone (`caller`).
+pub fn release_stake(
+    addresses: &Addresses,
+    caller: &Pubkey,
+    job_id: [u8; 16],
+    node_owner: &Pubkey,
+) -> Instruction {
+    build(
+        job_escrow::ID,
+        acc::ReleaseStake {
+            caller: *caller,
+            config: pda::escrow_config(),
+            escrow: pda::escrow(&job_id),
+            mint: addresses.mint,
+            registry: registry_hooks(addresses, node_owner),
+            token_program: addresses.token_program,
+        },
+        data::ReleaseStake {},
     )
 }
 

@@ -19,11 +19,12 @@
 //! | Instruction | Signer | Reached by |
 //! |---|---|---|
 //! | NodeRegistry `lock_for_job` | JobEscrow `escrow-authority` | [`escrow::accept_job`] |
-//! | NodeRegistry `record_outcome` | JobEscrow `escrow-authority` | [`escrow::complete_payment`], [`escrow::refund`], [`escrow::timeout_refund_with_slash`], and `resolve_dispute` (so [`dao::finalize`]) |
+//! | NodeRegistry `record_outcome` | JobEscrow `escrow-authority` | [`escrow::release_stake`], [`escrow::submit_proof`] (invalid proof), [`escrow::refund`], [`escrow::timeout_refund_with_slash`], and `resolve_dispute` (so [`dao::finalize`]) |
 //! | NodeRegistry `slash_for_dispute` | Dispute/DAO `dispute-authority` | [`dao::finalize`] (verdict for the user) |
 //! | JobEscrow `freeze_for_dispute` | Dispute/DAO `dispute-authority` | [`dao::create_dispute`] |
 //! | JobEscrow `resolve_dispute` | Dispute/DAO `dispute-authority` | [`dao::finalize`] |
 //! | ReputationManager `record_rating` | JobEscrow `escrow-authority` | [`escrow::rate_node`] |
+//! | ReputationManager `record_invalid_proof` | JobEscrow `escrow-authority` | [`escrow::submit_proof`] (invalid proof) |
 //! | ReputationManager `apply_verdict` | Dispute/DAO `dispute-authority` | [`dao::finalize`] (a verdict either way) |
 //!
 //! NodeRegistry `slash` has a builder ([`registry::slash`]) for its admin signer; the

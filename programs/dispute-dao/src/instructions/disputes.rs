@@ -6,7 +6,7 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{self, Mint, TokenAccount, TokenInterface, TransferChecked};
 use cyxwiz_common::{emit_event, seeds};
-use job_escrow::{Escrow, EscrowConfig, program::JobEscrow};
+use job_escrow::{Escrow, EscrowConfig, EscrowState, program::JobEscrow};
 use reputation_manager::program::ReputationManager;
 
 use super::{
@@ -73,6 +73,14 @@ impl CreateDispute<'_> {
             opener == escrow.user || opener == escrow.node,
             DaoError::NotParty
         );
+        // A paid job (within its challenge window, which JobEscrow checks) can only be
+        // claimed to be fraud by its user; the node has nothing left to claim.
+        let paid = escrow.state == EscrowState::Completed;
+        require!(
+            !paid || opener == escrow.user,
+            DaoError::OnlyUserAfterPayment
+        );
+        let repay_from_stake = if paid { escrow.amount } else { 0 };
         // Checked before the freeze so a second dispute gets this error, not the escrow's.
         if *self.dispute.owner == crate::ID || !self.dispute.data_is_empty() {
             return err!(DaoError::DisputeExists);
@@ -133,6 +141,7 @@ impl CreateDispute<'_> {
             node_evidence: Default::default(),
             node_evidence_count: 0,
             bump,
+            repay_from_stake,
         };
         dispute.add_evidence(&opener, evidence_hash)?;
         let job_id = dispute.job_id;

@@ -1,7 +1,9 @@
 //! `finalize`: executes a decided dispute once it can no longer be appealed, entirely by
 //! CPI signed by the `dispute-authority` PDA:
 //! - user wins: JobEscrow refunds the user in full; NodeRegistry slashes the node's stake
-//!   at the fraud rate (half to the user, half to the DAO treasury) and bans it;
+//!   at the fraud rate (half to the user, half to the DAO treasury) and bans it; for a job
+//!   already paid (disputed in its challenge window) the slash first repays the user the
+//!   job's payment (at least that much is slashed, up to the whole stake);
 //!   ReputationManager takes 200 points from the node;
 //! - node wins: JobEscrow pays the node as on completion (platform fee included);
 //!   ReputationManager gives the node 5 points and takes 10 from the user;
@@ -214,6 +216,7 @@ impl<'info> Finalize<'info> {
                 signer,
             ),
             self.config.params.slash_to_user_bps,
+            self.dispute.repay_from_stake,
         )
     }
 

@@ -77,6 +77,9 @@ pub struct Dispute {
     pub node_evidence: [[u8; 32]; MAX_EVIDENCE],
     pub node_evidence_count: u8,
     pub bump: u8,
+    /// The job's payment when the dispute concerns a completed (paid) job: a verdict for
+    /// the user repays it from the node's slashed stake. 0 for a running job.
+    pub repay_from_stake: u64,
 }
 
 impl Dispute {

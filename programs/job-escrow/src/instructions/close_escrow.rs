@@ -1,5 +1,5 @@
-//! `close_escrow`: once an escrow is finished and its grace period (ratings, disputes)
-//! has passed, anyone may close it; the vault's and the escrow's rent go back to the
+//! `close_escrow`: once an escrow is finished (a completed one with its stake released)
+//! and its grace period (ratings, disputes) has passed, anyone may close it; the vault's and the escrow's rent go back to the
 //! user, who paid them.
 
 use anchor_lang::prelude::*;
@@ -37,12 +37,7 @@ impl CloseEscrow<'_> {
     pub fn handle(&mut self) -> Result<()> {
         let now = Clock::get()?.unix_timestamp;
         let escrow = &self.escrow;
-        require!(escrow.state.is_terminal(), EscrowError::InvalidState);
-        let closable_at = escrow
-            .finished_at
-            .checked_add(self.config.params.close_grace_secs)
-            .ok_or(EscrowError::Overflow)?;
-        require!(now >= closable_at, EscrowError::CloseTooEarly);
+        escrow.check_closable(now, self.config.params.close_grace_secs)?;
         // Terminal settlement always empties the vault; a non-empty vault would mean
         // someone sent tokens to it afterwards, and closing would fail in the token program.
         let bump = [escrow.bump];

@@ -1,4 +1,5 @@
-//! `create_escrow`: the user locks a job's payment in a vault owned by the escrow PDA.
+//! `create_escrow`: the user locks a job's payment in a vault owned by the escrow PDA,
+//! with the job's epochs, timeout and training-time estimate.
 
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{self, Mint, TokenAccount, TokenInterface, TransferChecked};
@@ -56,6 +57,7 @@ impl CreateEscrow<'_> {
         amount: u64,
         epochs_required: u32,
         timeout_secs: i64,
+        estimated_secs: u32,
         bumps: &CreateEscrowBumps,
     ) -> Result<()> {
         let params = self.config.params;
@@ -66,6 +68,7 @@ impl CreateEscrow<'_> {
             EscrowError::InvalidEpochs
         );
         let timeout = params.timeout_for(timeout_secs)?;
+        params.check_estimate(estimated_secs, timeout)?;
         let now = Clock::get()?.unix_timestamp;
         let timeout_at = now.checked_add(timeout).ok_or(EscrowError::Overflow)?;
 
@@ -103,6 +106,11 @@ impl CreateEscrow<'_> {
             rated: false,
             bump: bumps.escrow,
             vault_bump: bumps.vault,
+            assigned_by_user: false,
+            estimated_secs,
+            challenge_until: 0,
+            stake_released: false,
+            challenged: false,
         });
         emit_event!(EscrowCreated {
             job_id,
@@ -111,6 +119,7 @@ impl CreateEscrow<'_> {
             amount,
             epochs_required,
             timeout_at,
+            estimated_secs,
         });
         Ok(())
     }

@@ -25,14 +25,20 @@ pub struct FreezeForDispute<'info> {
 }
 
 impl FreezeForDispute<'_> {
-    /// Only a job in progress can be disputed: before acceptance the user can cancel, and
-    /// after settlement there is nothing left in escrow.
+    /// A job in progress, or a completed job within its challenge window (fraud found
+    /// after payment: the node's stake is still locked). Before acceptance the user can
+    /// cancel; other settled escrows have nothing left to decide.
     pub fn handle(&mut self) -> Result<()> {
         let escrow = &mut self.escrow;
-        require!(
-            escrow.state == EscrowState::InProgress,
-            EscrowError::InvalidState
-        );
+        if escrow.state == EscrowState::Completed {
+            escrow.check_challengeable(Clock::get()?.unix_timestamp)?;
+            escrow.challenged = true;
+        } else {
+            require!(
+                escrow.state == EscrowState::InProgress,
+                EscrowError::InvalidState
+            );
+        }
         escrow.state = EscrowState::Disputed;
         emit_event!(EscrowFrozen {
             job_id: escrow.job_id
@@ -85,7 +91,21 @@ impl ResolveDispute<'_> {
 
         let params = config.params;
         let authority_bump = config.authority_bump;
+        let nothing = Settlement {
+            to_user: 0,
+            to_node: 0,
+            fee: 0,
+        };
         let (settlement, outcome, state): (Settlement, JobOutcome, EscrowState) = match resolution {
+            // A paid job disputed in its challenge window: the vault is empty. Fraud: the
+            // node's stake repays the user (Dispute/DAO's `slash_for_dispute`); otherwise
+            // the payment stands. Either way the job's stake hold ends now.
+            DisputeResolution::UserFavor if escrow.challenged => {
+                (nothing, JobOutcome::DisputeLost, EscrowState::Refunded)
+            }
+            DisputeResolution::NodeFavor | DisputeResolution::NoDecision if escrow.challenged => {
+                (nothing, JobOutcome::Completed, EscrowState::Completed)
+            }
             DisputeResolution::UserFavor => (
                 Settlement {
                     to_user: escrow.amount,
@@ -129,6 +149,9 @@ impl ResolveDispute<'_> {
 
         let escrow = &mut self.escrow;
         escrow.finish(state, now);
+        // NodeRegistry was told the job ended; a paid job is not challengeable again
+        // (its dispute account exists).
+        escrow.stake_released = true;
         emit_event!(DisputeSettled {
             job_id: escrow.job_id,
             resolution,

@@ -69,6 +69,16 @@ pub struct EscrowParams {
     /// may close it and return its rent.
     pub close_grace_secs: i64,
     pub fee_split: FeeSplit,
+    /// How long after creation an escrow the coordinator has not assigned may be assigned
+    /// by its user instead (`assign_node_by_user`), with the same checks on the node (15 min).
+    pub user_assign_after_secs: i64,
+    /// Slack on both ends of the training-time bound `complete_payment` enforces (0.5×–2×
+    /// the escrow's estimate, from acceptance to completion): clock drift of the cluster
+    /// and transaction landing times (5 min; see docs/decisions.md).
+    pub duration_margin_secs: i64,
+    /// After a verified completion the node's stake stays locked this long (the job counts
+    /// as active in NodeRegistry) and the user may open a dispute on the paid job (7 days).
+    pub challenge_window_secs: i64,
 }
 
 impl EscrowParams {
@@ -80,7 +90,11 @@ impl EscrowParams {
             && self.min_timeout_secs <= self.default_timeout_secs
             && self.default_timeout_secs <= self.max_timeout_secs
             && self.close_grace_secs >= 0
-            && self.fee_split.is_valid();
+            && self.fee_split.is_valid()
+            && self.user_assign_after_secs > 0
+            && self.user_assign_after_secs <= self.max_timeout_secs
+            && (0..=self.max_timeout_secs).contains(&self.duration_margin_secs)
+            && (1..=self.max_timeout_secs).contains(&self.challenge_window_secs);
         require!(ok, EscrowError::InvalidParams);
         Ok(())
     }
@@ -95,6 +109,17 @@ impl EscrowParams {
             EscrowError::InvalidTimeout
         );
         Ok(requested)
+    }
+
+    /// Checks a new escrow's training-time estimate against its timeout: at least a
+    /// second, and no longer than the timeout (half of it must fit before the escrow
+    /// times out, or no completion could ever land).
+    pub fn check_estimate(&self, estimated_secs: u32, timeout_secs: i64) -> Result<()> {
+        require!(
+            estimated_secs > 0 && i64::from(estimated_secs) <= timeout_secs,
+            EscrowError::InvalidEstimate
+        );
+        Ok(())
     }
 }
 
@@ -162,6 +187,20 @@ mod tests {
         assert!(p.validate().is_err());
         let mut p = default_params();
         p.min_timeout_secs = p.default_timeout_secs + 1;
+        assert!(p.validate().is_err());
+        let mut p = default_params();
+        p.user_assign_after_secs = 0;
+        assert!(p.validate().is_err());
+        p.user_assign_after_secs = p.max_timeout_secs + 1;
+        assert!(p.validate().is_err());
+        let mut p = default_params();
+        p.duration_margin_secs = -1;
+        assert!(p.validate().is_err());
+        p.duration_margin_secs = 0;
+        p.validate().unwrap();
+        p.challenge_window_secs = 0;
+        assert!(p.validate().is_err());
+        p.challenge_window_secs = p.max_timeout_secs + 1;
         assert!(p.validate().is_err());
         let p = default_params();
         assert_eq!(p.timeout_for(0).unwrap(), p.default_timeout_secs);

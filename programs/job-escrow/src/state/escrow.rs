@@ -59,6 +59,21 @@ pub struct Escrow {
     pub rated: bool,
     pub bump: u8,
     pub vault_bump: u8,
+    /// The user assigned the node (`assign_node_by_user`, the coordinator having missed its
+    /// window); the coordinator may then no longer re-match the escrow.
+    pub assigned_by_user: bool,
+    /// The user's estimate of the training time (seconds), bounding completion at
+    /// 0.5×–2× of it from acceptance.
+    pub estimated_secs: u32,
+    /// Completed: until when the user may dispute the paid job (the node's stake stays
+    /// locked until then); 0 for escrows that never completed.
+    pub challenge_until: i64,
+    /// Completed: NodeRegistry has been told the job ended (`release_stake` after the
+    /// window, or a post-completion dispute's verdict), so the node's stake is free again.
+    pub stake_released: bool,
+    /// The escrow was disputed after completion (its vault is already empty; a verdict
+    /// against the node repays the user from the node's stake).
+    pub challenged: bool,
 }
 
 /// How Dispute/DAO settles a frozen escrow.
@@ -128,6 +143,95 @@ impl Escrow {
         })
     }
 
+    /// Whether the user may assign a node itself at `now`: nobody was ever assigned and the
+    /// coordinator had `after_secs` since creation to do it.
+    pub fn check_user_may_assign(&self, now: i64, after_secs: i64) -> Result<()> {
+        match self.state {
+            EscrowState::Locked => {}
+            EscrowState::Assigned | EscrowState::InProgress | EscrowState::Disputed => {
+                return err!(EscrowError::AlreadyAssigned);
+            }
+            _ => return err!(EscrowError::InvalidState),
+        }
+        let from = self
+            .created_at
+            .checked_add(after_secs)
+            .ok_or(EscrowError::Overflow)?;
+        require!(now >= from, EscrowError::UserAssignTooEarly);
+        Ok(())
+    }
+
+    /// The seed's training-time bound, `0.5·estimate ≤ T ≤ 2·estimate` with `T` = now −
+    /// acceptance, each end widened by `margin` seconds (inclusive).
+    pub fn check_duration(&self, now: i64, margin: i64) -> Result<()> {
+        let elapsed = now
+            .checked_sub(self.accepted_at)
+            .ok_or(EscrowError::Overflow)?;
+        let estimate = i64::from(self.estimated_secs);
+        // 2·(T + margin) ≥ estimate, without rounding the half.
+        let fast_enough = elapsed
+            .checked_add(margin)
+            .and_then(|t| t.checked_mul(2))
+            .ok_or(EscrowError::Overflow)?;
+        require!(fast_enough >= estimate, EscrowError::TrainingTooFast);
+        let slowest = estimate
+            .checked_mul(2)
+            .and_then(|t| t.checked_add(margin))
+            .ok_or(EscrowError::Overflow)?;
+        require!(elapsed <= slowest, EscrowError::TrainingTooSlow);
+        Ok(())
+    }
+
+    /// Commits `node` (its standing checked by the caller).
+    pub fn assign(&mut self, node: Pubkey, now: i64, by_user: bool) {
+        self.node = node;
+        self.state = EscrowState::Assigned;
+        self.assigned_at = now;
+        self.assigned_by_user = by_user;
+    }
+
+    /// Whether a completed job may still be disputed at `now`.
+    pub fn check_challengeable(&self, now: i64) -> Result<()> {
+        require!(
+            self.state == EscrowState::Completed && !self.stake_released,
+            EscrowError::InvalidState
+        );
+        require!(
+            now < self.challenge_until,
+            EscrowError::ChallengeWindowClosed
+        );
+        Ok(())
+    }
+
+    /// Whether a completed job's stake lock may be released at `now`.
+    pub fn check_releasable(&self, now: i64) -> Result<()> {
+        require!(
+            self.state == EscrowState::Completed && !self.stake_released,
+            EscrowError::InvalidState
+        );
+        require!(
+            now >= self.challenge_until,
+            EscrowError::ChallengeWindowOpen
+        );
+        Ok(())
+    }
+
+    /// Whether the escrow may be closed at `now`: finished, its stake released, and the
+    /// grace period over.
+    pub fn check_closable(&self, now: i64, grace_secs: i64) -> Result<()> {
+        require!(self.state.is_terminal(), EscrowError::InvalidState);
+        require!(
+            self.state != EscrowState::Completed || self.stake_released,
+            EscrowError::StakeNotReleased
+        );
+        let closable_at = self
+            .finished_at
+            .checked_add(grace_secs)
+            .ok_or(EscrowError::Overflow)?;
+        require!(now >= closable_at, EscrowError::CloseTooEarly);
+        Ok(())
+    }
+
     pub fn finish(&mut self, state: EscrowState, now: i64) {
         debug_assert!(state.is_terminal());
         self.state = state;
@@ -160,7 +264,79 @@ mod tests {
             rated: false,
             bump: 255,
             vault_bump: 255,
+            assigned_by_user: false,
+            estimated_secs: 1_000,
+            challenge_until: 0,
+            stake_released: false,
+            challenged: false,
         }
+    }
+
+    #[test]
+    fn a_completed_job_is_challengeable_then_releasable_then_closable() {
+        let mut e = escrow(100, 1, 1);
+        assert!(e.check_challengeable(0).is_err(), "in progress");
+        assert!(e.check_releasable(0).is_err(), "in progress");
+        e.finish(EscrowState::Completed, 1_000);
+        e.challenge_until = 2_000;
+        e.check_challengeable(1_999).unwrap();
+        assert!(e.check_challengeable(2_000).is_err());
+        assert!(e.check_releasable(1_999).is_err());
+        e.check_releasable(2_000).unwrap();
+        assert!(e.check_closable(i64::MAX, 0).is_err(), "stake not released");
+        e.stake_released = true;
+        assert!(e.check_releasable(2_000).is_err(), "released twice");
+        assert!(e.check_challengeable(1_500).is_err(), "released");
+        assert!(e.check_closable(1_099, 100).is_err());
+        e.check_closable(1_100, 100).unwrap();
+        assert!(e.check_closable(i64::MAX, i64::MAX).is_err(), "overflow");
+    }
+
+    #[test]
+    fn training_time_must_be_half_to_twice_the_estimate_with_the_margin() {
+        let mut e = escrow(100, 1, 1);
+        e.accepted_at = 10_000;
+        e.estimated_secs = 1_001;
+        // Without margin: 2·T ≥ 1,001 means T ≥ 501 (500.5 rounded up); T ≤ 2,002.
+        assert!(e.check_duration(10_500, 0).is_err());
+        e.check_duration(10_501, 0).unwrap();
+        e.check_duration(12_002, 0).unwrap();
+        assert!(e.check_duration(12_003, 0).is_err());
+        // The margin widens both ends.
+        e.check_duration(10_441, 60).unwrap();
+        assert!(e.check_duration(10_440, 60).is_err());
+        e.check_duration(12_062, 60).unwrap();
+        assert!(e.check_duration(12_063, 60).is_err());
+        // Before acceptance (a clock going backwards) is too fast; overflow is an error.
+        assert!(e.check_duration(9_000, 0).is_err());
+        assert!(e.check_duration(i64::MIN, 0).is_err());
+    }
+
+    #[test]
+    fn users_may_assign_only_unassigned_escrows_after_the_window() {
+        let mut e = escrow(100, 1, 0);
+        e.state = EscrowState::Locked;
+        e.created_at = 1_000;
+        assert!(e.check_user_may_assign(1_899, 900).is_err());
+        e.check_user_may_assign(1_900, 900).unwrap();
+        assert!(e.check_user_may_assign(i64::MAX, i64::MAX).is_err());
+        for state in [
+            EscrowState::Assigned,
+            EscrowState::InProgress,
+            EscrowState::Disputed,
+            EscrowState::Completed,
+            EscrowState::Cancelled,
+        ] {
+            e.state = state;
+            assert!(e.check_user_may_assign(1_900, 900).is_err(), "{state:?}");
+        }
+        e.state = EscrowState::Locked;
+        let node = Pubkey::new_unique();
+        e.assign(node, 1_900, true);
+        assert_eq!(
+            (e.state, e.node, e.assigned_at, e.assigned_by_user),
+            (EscrowState::Assigned, node, 1_900, true)
+        );
     }
 
     #[test]

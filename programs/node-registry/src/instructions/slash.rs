@@ -80,6 +80,11 @@ impl Slash<'_> {
 /// A dispute verdict against the node: the fraud rate of its stake is split between the
 /// wronged user (`to_user_bps`) and the DAO treasury, and the node is banned. Only the
 /// Dispute/DAO verdict PDA may call it.
+///
+/// `repay` is what the user must get back first, for fraud found after the job was paid
+/// (0 for a dispute on a running job, whose escrow refunds the user): the slash is at
+/// least `repay` (capped at the stake), the user receives `repay` from it and
+/// `to_user_bps` of the rest.
 #[derive(Accounts)]
 pub struct SlashForDispute<'info> {
     #[account(address = config.dispute_authority @ RegistryError::UnauthorizedSlasher)]
@@ -100,7 +105,7 @@ pub struct SlashForDispute<'info> {
 }
 
 impl SlashForDispute<'_> {
-    pub fn handle(&mut self, to_user_bps: u16) -> Result<()> {
+    pub fn handle(&mut self, to_user_bps: u16, repay: u64) -> Result<()> {
         require!(
             to_user_bps <= cyxwiz_common::bps::MAX_BPS,
             RegistryError::InvalidParams
@@ -108,10 +113,13 @@ impl SlashForDispute<'_> {
         let node_key = self.node.key();
         let params = self.config.params;
         let (total, to_user) = if self.node.stake > 0 {
-            let split = self.node.slash(params.fraud_slash_bps, &params)?;
-            let to_user = cyxwiz_common::bps::share(split.total, to_user_bps)
+            let split = self
+                .node
+                .slash_at_least(params.fraud_slash_bps, repay, &params)?;
+            let repaid = repay.min(split.total);
+            let share = cyxwiz_common::bps::share(split.total - repaid, to_user_bps)
                 .ok_or(RegistryError::InvalidParams)?;
-            (split.total, to_user)
+            (split.total, repaid + share)
         } else {
             (0, 0)
         };

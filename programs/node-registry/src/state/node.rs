@@ -149,8 +149,21 @@ impl NodeAccount {
 
     /// Takes `rate_bps` of the stake and splits it between insurance and burn.
     pub fn slash(&mut self, rate_bps: u16, params: &RegistryParams) -> Result<SlashSplit> {
+        self.slash_at_least(rate_bps, 0, params)
+    }
+
+    /// As [`NodeAccount::slash`], but takes at least `floor` (capped at the whole stake):
+    /// fraud found after payment must be able to repay the job.
+    pub fn slash_at_least(
+        &mut self,
+        rate_bps: u16,
+        floor: u64,
+        params: &RegistryParams,
+    ) -> Result<SlashSplit> {
         require!(self.stake > 0, RegistryError::NothingToSlash);
-        let total = bps::share(self.stake, rate_bps).ok_or(RegistryError::InvalidParams)?;
+        let total = bps::share(self.stake, rate_bps)
+            .ok_or(RegistryError::InvalidParams)?
+            .max(floor.min(self.stake));
         let insurance =
             bps::share(total, params.insurance_bps).ok_or(RegistryError::InvalidParams)?;
         let burned = total
@@ -265,6 +278,20 @@ mod tests {
         assert_eq!(s.insurance + s.burned, s.total);
         assert_eq!(s.insurance, 80 * ONE_CYXWIZ);
         assert_eq!(n.stake + s.total, 1_000 * ONE_CYXWIZ + 7);
+    }
+
+    #[test]
+    fn a_slash_with_a_floor_takes_at_least_the_floor_and_at_most_the_stake() {
+        let p = default_params();
+        let mut n = node(1_000);
+        assert_eq!(n.slash_at_least(5_000, 100, &p).unwrap().total, 500);
+        let mut n = node(1_000);
+        assert_eq!(n.slash_at_least(5_000, 700, &p).unwrap().total, 700);
+        assert_eq!(n.stake, 300);
+        let mut n = node(1_000);
+        let s = n.slash_at_least(5_000, u64::MAX, &p).unwrap();
+        assert_eq!((s.total, n.stake), (1_000, 0));
+        assert_eq!(s.insurance + s.burned, s.total);
     }
 
     #[test]

@@ -1,15 +1,16 @@
 //! Calls from the other programs, each signed by that program's PDA: JobEscrow records a
-//! user's rating of a completed job (once per job, enforced by the escrow), Dispute/DAO
-//! applies a verdict.
+//! user's rating of a completed job (once per job, enforced by the escrow) and an invalid
+//! proof its node submitted (once per job: the escrow ends with it), Dispute/DAO applies
+//! a verdict.
 
 use anchor_lang::prelude::*;
 use cyxwiz_common::{emit_event, seeds};
 
 use crate::{
     error::ReputationError,
-    events::{NodeRated, VerdictApplied},
+    events::{InvalidProofRecorded, NodeRated, VerdictApplied},
     instructions::emit_tier_change,
-    state::{NodeReputation, ReputationConfig, UserReputation, VerdictEffect},
+    state::{NodeReputation, ReputationConfig, UpdateKind, UserReputation, VerdictEffect},
 };
 
 #[derive(Accounts)]
@@ -33,6 +34,36 @@ impl RecordRating<'_> {
         emit_event!(NodeRated {
             owner: rep.owner,
             stars,
+            score: rep.score
+        });
+        Ok(())
+    }
+}
+
+/// The same accounts as [`RecordRating`]: JobEscrow's PDA, the config, the node's record.
+#[derive(Accounts)]
+pub struct RecordInvalidProof<'info> {
+    #[account(address = config.escrow_authority @ ReputationError::NotEscrowAuthority)]
+    pub escrow_authority: Signer<'info>,
+    #[account(seeds = [seeds::REPUTATION_CONFIG], bump = config.bump)]
+    pub config: Account<'info, ReputationConfig>,
+    #[account(mut, seeds = [seeds::NODE_REPUTATION, reputation.owner.as_ref()], bump = reputation.bump)]
+    pub reputation: Account<'info, NodeReputation>,
+}
+
+impl RecordInvalidProof<'_> {
+    /// The node's proof was rejected on chain: the seed's −100 points and a failed proof
+    /// in the proof-validity component, exactly as a coordinator-reported invalid proof.
+    pub fn handle(&mut self) -> Result<()> {
+        let params = self.config.params;
+        let now = Clock::get()?.unix_timestamp;
+        let rep = &mut self.reputation;
+        rep.apply(UpdateKind::InvalidProof, &params, now)?;
+        let before = rep.refresh(&params, now);
+        emit_tier_change(rep, before);
+        emit_event!(InvalidProofRecorded {
+            owner: rep.owner,
+            points: rep.points,
             score: rep.score
         });
         Ok(())
