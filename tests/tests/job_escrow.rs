@@ -994,9 +994,11 @@ fn assign_node_by_user_rejects_unqualified_nodes_like_assign_node() {
     let ix = f.assign_by_user_ix(&job, &user.key(), &qualified.key());
     f.fails(ix, &[&user.wallet], RegistryError::HeartbeatStale);
 
-    // Unstaking.
+    // Unstaking (starting it waits out the registration lock: a fresh escrow after).
     let leaving = f.node(STAKE);
     f.start_unstake(&leaving);
+    f.heartbeat_node(&leaving);
+    let job = overdue_job(&mut f, &user, AMOUNT);
     f.heartbeat_node(&leaving);
     let ix = f.assign_by_user_ix(&job, &user.key(), &leaving.key());
     f.fails(ix, &[&user.wallet], RegistryError::NodeUnstaking);
@@ -1566,13 +1568,32 @@ fn complete_payment_rejects_substituted_accounts() {
         &node_signs,
         EscrowError::WrongTreasury,
     );
-    // Registry vaults substituted: NodeRegistry rejects them inside the CPI.
-    let mut a = base;
-    a.registry.insurance_vault = f.treasury.staking;
-    f.fails(escrow_ix(a, data()), &node_signs, RegistryError::WrongVault);
-    let mut a = base;
-    a.registry.stake_vault = user.token;
-    f.fails(escrow_ix(a, data()), &node_signs, RegistryError::WrongVault);
+    // Registry vaults substituted: the payment itself no longer reaches NodeRegistry (the
+    // job stays held there until `release_stake`), but a judged-invalid proof does, and
+    // NodeRegistry rejects them inside that CPI.
+    let mut bad = f.proof(&job, root_for(&job, 1), 1);
+    bad[0] ^= 1;
+    let verdict = || eix::SubmitProof {
+        proof: bad,
+        final_weights_hash: weights_for(&job),
+        merkle_root: root_for(&job, 1),
+        epochs: 1,
+    };
+    let submit = f.submit_proof_accounts(&node.key(), &job, &node.token, &user.token);
+    let mut a = submit;
+    a.payment.registry.insurance_vault = f.treasury.staking;
+    f.fails(
+        escrow_ix(a, verdict()),
+        &node_signs,
+        RegistryError::WrongVault,
+    );
+    let mut a = submit;
+    a.payment.registry.stake_vault = user.token;
+    f.fails(
+        escrow_ix(a, verdict()),
+        &node_signs,
+        RegistryError::WrongVault,
+    );
     // Not the escrow-authority PDA.
     let mut a = base;
     a.registry.escrow_authority = user.key();
@@ -2712,10 +2733,12 @@ fn freeze_for_dispute_only_by_the_dispute_authority_on_running_jobs() {
         &ids::dispute_authority(),
     );
     f.fails(ix, &[], AnchorErrorCode::AccountNotSigner);
-    // Not running.
+    // Not running (a paid job within its challenge window can be frozen: see the
+    // challenge-window tests; once released it cannot).
     let locked = f.locked_job(&user, AMOUNT, EPOCHS);
     let assigned = f.assigned_job(&user, &node, AMOUNT, EPOCHS);
     let done = f.completed_job(&user, &node, AMOUNT, 1);
+    f.release_after_window(&done);
     for j in [locked, assigned, done] {
         let ix = f.freeze_ix(&j);
         f.fails(ix, &[], EscrowError::InvalidState);
@@ -2917,7 +2940,8 @@ fn token_2022_mint_runs_the_whole_lifecycle() {
         }
     );
     f.chain.warp(escrow_params().close_grace_secs);
-    f.release(&job, &anyone).expect("release the paid job's stake");
+    f.release(&job, &anyone)
+        .expect("release the paid job's stake");
     for j in [job, cancelled, refunded, slashed] {
         f.close(&j, &anyone).expect("close a Token-2022 vault");
     }
