@@ -36,6 +36,18 @@ pub trait AccountSource: Send + Sync + 'static {
     async fn unix_time(&self) -> Result<i64, OracleError>;
 }
 
+/// A shared source (the daemon keeps one RPC client for everything).
+#[async_trait]
+impl<S: AccountSource> AccountSource for std::sync::Arc<S> {
+    async fn account(&self, address: &Pubkey) -> Result<Option<(Pubkey, Vec<u8>)>, OracleError> {
+        (**self).account(address).await
+    }
+
+    async fn unix_time(&self) -> Result<i64, OracleError> {
+        (**self).unix_time().await
+    }
+}
+
 #[cfg(feature = "chain-rpc")]
 #[async_trait]
 impl AccountSource for cyxwiz_chain::client::ChainClient {

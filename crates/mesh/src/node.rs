@@ -1215,11 +1215,7 @@ impl Task {
                         self.finish_lookup(id);
                     }
                 }
-                kad::QueryResult::GetRecord(_) => {
-                    if step.last {
-                        self.finish_lookup(id);
-                    }
-                }
+                kad::QueryResult::GetRecord(_) if step.last => self.finish_lookup(id),
                 kad::QueryResult::GetProviders(Ok(kad::GetProvidersOk::FoundProviders {
                     providers,
                     ..
@@ -1231,11 +1227,7 @@ impl Task {
                         self.finish_providers(id);
                     }
                 }
-                kad::QueryResult::GetProviders(_) => {
-                    if step.last {
-                        self.finish_providers(id);
-                    }
-                }
+                kad::QueryResult::GetProviders(_) if step.last => self.finish_providers(id),
                 _ => {}
             },
             _ => {}

@@ -75,7 +75,7 @@ mod serde_bytes_vec {
             ) -> Result<Vec<u8>, A::Error> {
                 let mut out = Vec::new();
                 while let Some(b) = a.next_element::<u8>()? {
-                    if out.len() >= crate::record::MAX_RECORD_BYTES + 1 {
+                    if out.len() > crate::record::MAX_RECORD_BYTES {
                         return Err(serde::de::Error::custom("too long"));
                     }
                     out.push(b);

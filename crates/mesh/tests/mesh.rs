@@ -35,7 +35,9 @@ async fn announcements_are_admitted_only_with_matching_stake() {
     let suspended = NodeKey::generate();
     let low_tier = NodeKey::generate();
     let unregistered = NodeKey::generate();
+    let chain_down = NodeKey::generate();
     let oracle = Arc::new(StaticOracle::new());
+    oracle.set_unavailable(chain_down.node_id());
     oracle.set(staked.node_id(), active(1));
     oracle.set(low_tier.node_id(), active(0));
     oracle.set(
@@ -123,6 +125,13 @@ async fn announcements_are_admitted_only_with_matching_stake() {
             .as_deref(),
         Some("stale")
     );
+    // The chain cannot be asked: dropped, not cached as unregistered.
+    assert_eq!(
+        push(record(&chain_down, NodeType::Compute, Some(0), 1, now))
+            .await
+            .as_deref(),
+        Some("oracle_unavailable")
+    );
     // Larger than the bound (but small enough for the request limit).
     assert_eq!(push(vec![0; 2_100]).await.as_deref(), Some("oversized"));
     // A newer record of the staked node replaces the old one.
@@ -157,6 +166,7 @@ async fn announcements_are_admitted_only_with_matching_stake() {
     assert_eq!(d.replayed, 1);
     assert_eq!(d.stale, 1);
     assert_eq!(d.oversized, 1);
+    assert_eq!(d.oracle_unavailable, 1);
     assert_eq!(d.get(DropReason::Banned), 0);
     assert!(stats.announcements_accepted >= 3, "{stats:?}");
     let known = a.mesh.known_nodes().await.unwrap();
