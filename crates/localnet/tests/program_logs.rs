@@ -252,7 +252,8 @@ impl Binary {
             .spawn()
             .expect("spawn cyxwiz-localnet");
         let lines = |pipe: Box<dyn Read + Send>| {
-            let (tx, rx) = mpsc::channel();
+            // Bounded: a test that stops reading only stalls this reader thread.
+            let (tx, rx) = mpsc::sync_channel(4096);
             std::thread::spawn(move || {
                 for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                     if tx.send(line).is_err() {
