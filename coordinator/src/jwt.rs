@@ -227,7 +227,9 @@ impl Jwt {
         if field("alg") != Some("EdDSA")
             || field("typ") != Some("JWT")
             || field("kid") != Some(self.kid.as_str())
-            || FORBIDDEN_HEADER_PARAMS.iter().any(|k| header.contains_key(*k))
+            || FORBIDDEN_HEADER_PARAMS
+                .iter()
+                .any(|k| header.contains_key(*k))
         {
             return Err(TokenError::Header);
         }
@@ -322,7 +324,7 @@ mod tests {
         let token = jsonwebtoken::encode(
             &header,
             &claims_json(&j),
-            &EncodingKey::from_secret(&j.public_key()),
+            &EncodingKey::from_secret(&j.public_key()).unwrap(),
         )
         .unwrap();
         assert_eq!(j.verify(&token, 1_000), Err(TokenError::Header));
@@ -330,7 +332,7 @@ mod tests {
         let token = jsonwebtoken::encode(
             &header,
             &claims_json(&j),
-            &EncodingKey::from_secret(j.kid().as_bytes()),
+            &EncodingKey::from_secret(j.kid().as_bytes()).unwrap(),
         )
         .unwrap();
         assert_eq!(j.verify(&token, 1_000), Err(TokenError::Header));

@@ -5,7 +5,6 @@
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    sync::Arc,
     time::Duration,
 };
 
@@ -13,8 +12,6 @@ use cyxwiz_chain::{Pubkey, client::ChainClient, ix, keys};
 use cyxwiz_common::units::ONE_CYXWIZ;
 use cyxwiz_coordinator::{
     config::Config,
-    server,
-    service::Coordinator,
     store::{Store, StoreOptions},
 };
 use cyxwiz_localnet::{Localnet, LocalnetConfig};

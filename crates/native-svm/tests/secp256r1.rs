@@ -14,7 +14,7 @@ fn key() -> SigningKey {
 
 fn pubkey(key: &SigningKey) -> [u8; 33] {
     key.verifying_key()
-        .to_encoded_point(true)
+        .to_sec1_point(true)
         .as_bytes()
         .try_into()
         .unwrap()
@@ -54,7 +54,8 @@ fn a_low_s_signature_over_the_message_is_accepted() {
 fn a_tampered_message_a_high_s_twin_another_key_and_a_bad_point_are_refused() {
     let mut chain = TestChain::new(&[]);
     let k = key();
-    let low = k.sign(b"cyxwiz").normalize_s();
+    let low: Signature = k.sign(b"cyxwiz");
+    let low = low.normalize_s();
     let invalid_signature = Some(InstructionError::Custom(
         PrecompileError::InvalidSignature as u32,
     ));

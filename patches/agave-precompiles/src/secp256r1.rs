@@ -150,7 +150,7 @@ mod tests {
         bytes.copy_from_slice(&sig.to_bytes());
         let pubkey: [u8; 33] = key
             .verifying_key()
-            .to_encoded_point(true)
+            .to_sec1_point(true)
             .as_bytes()
             .try_into()
             .unwrap();
