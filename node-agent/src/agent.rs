@@ -88,7 +88,9 @@ impl Agent {
         let chain = ChainClient::new(
             &cfg.chain.rpc_url,
             wallet.insecure_clone(),
-            cfg.chain.commitment().unwrap_or(CommitmentConfig::confirmed()),
+            cfg.chain
+                .commitment()
+                .unwrap_or(CommitmentConfig::confirmed()),
         )
         .map_err(chain_err)?;
         chain.check().await.map_err(chain_err)?;

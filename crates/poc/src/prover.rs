@@ -170,4 +170,3 @@ pub trait Prover: Send + Sync + std::fmt::Debug {
         self.prove(statement, witness)
     }
 }
-
