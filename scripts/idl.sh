@@ -8,4 +8,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cyxwiz-target}"
-cargo run --locked --quiet --manifest-path crates/idl/Cargo.toml -- "$@"
+# The tool and the programs' idl-build builds use a target dir of their own (see
+# crates/idl): other settings than the workspace's, and no waiting on its lock.
+CARGO_TARGET_DIR="$CARGO_TARGET_DIR/idl" \
+  cargo run --locked --quiet --manifest-path crates/idl/Cargo.toml -- "$@"

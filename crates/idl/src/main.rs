@@ -9,8 +9,9 @@
 //! toolchain.
 //!
 //! The builder sets `RUSTFLAGS=-A warnings`, which would invalidate every artifact the
-//! normal build keeps in the shared target dir; the IDL builds therefore get a target dir
-//! of their own (`<target>/idl`), built once and reused.
+//! normal build keeps in the shared target dir; the IDL builds therefore use the target
+//! dir this tool runs with (`scripts/idl.sh` gives it `<target>/idl`), built once and
+//! reused.
 //!
 //! Usage: `cyxwiz-idl [--check]` from anywhere inside the workspace.
 
@@ -57,8 +58,7 @@ fn run() -> Result<bool> {
     let root = root.canonicalize().context("workspace root")?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("idl");
+        .unwrap_or_else(|| root.join("target/idl"));
     let out_dir = root.join("deploy/idl");
     let mut clean = true;
     for program in PROGRAMS {
