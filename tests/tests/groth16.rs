@@ -282,6 +282,10 @@ fn real_proof_with_nothing_anchored_pays_ninety_ten() {
     assert_eq!(f.escrow(&job).merkle_root, [0; 32], "nothing anchored");
     let proof = run.prove(0);
     pays(&mut f, (&job, &user, &node), &run, proof);
+    // The job holds the node's stake through its challenge window, then is released.
+    let n = f.node_account(&node.key());
+    assert_eq!((n.active_jobs, n.jobs_completed, n.jobs_failed), (1, 0, 0));
+    f.release_after_window(&job);
     let n = f.node_account(&node.key());
     assert_eq!((n.active_jobs, n.jobs_completed, n.jobs_failed), (0, 1, 0));
     f.assert_tokens_conserved(supply);
