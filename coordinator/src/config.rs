@@ -319,9 +319,9 @@ impl Config {
         if self.batching.lease_secs == 0 || self.batching.tick_ms == 0 {
             return bad("batching.lease_secs and batching.tick_ms must be positive");
         }
-        if !matches!(
-            self.chain.commitment.as_str(),
-            "processed" | "confirmed" | "finalized"
+        if let Err(e) = cyxwiz_proto::config::parse_commitment(&self.chain.commitment) {
+            return bad(&e);
+        }| "confirmed" | "finalized"
         ) {
             return bad("chain.commitment must be processed, confirmed or finalized");
         }

@@ -8,7 +8,6 @@ use cyxwiz_chain::keys;
 use cyxwiz_proto::v1::{
     self, engine_service_server::EngineServiceServer, node_service_server::NodeServiceServer,
 };
-use solana_commitment_config::CommitmentConfig;
 use tokio::{net::TcpListener, sync::watch};
 use tokio_stream::wrappers::TcpListenerStream;
 
@@ -24,14 +23,6 @@ use crate::{
     store::{Store, StoreOptions},
     workers,
 };
-
-fn commitment(name: &str) -> CommitmentConfig {
-    match name {
-        "processed" => CommitmentConfig::processed(),
-        "finalized" => CommitmentConfig::finalized(),
-        _ => CommitmentConfig::confirmed(),
-    }
-}
 
 /// Opens the database (running migrations), the shared state and the chain gateway.
 pub async fn build(cfg: Config) -> Result<Coordinator, AppError> {
@@ -83,7 +74,9 @@ pub async fn build(cfg: Config) -> Result<Coordinator, AppError> {
         &cfg.chain.ws_url,
         coordinator,
         updater,
-        commitment(&cfg.chain.commitment),
+        // `Config::validate` has refused any other name.
+        cyxwiz_proto::config::parse_commitment(&cfg.chain.commitment)
+            .map_err(AppError::Unavailable)?,
     )
     .await
     .map_err(|e| AppError::Unavailable(format!("chain: {e}")))?;

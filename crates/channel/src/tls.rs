@@ -93,12 +93,30 @@ impl TlsIdentity {
     }
 
     /// The server side for tonic.
+    ///
+    /// tonic builds the server's rustls config from the process-level crypto provider,
+    /// which rustls cannot pick by itself once two providers are compiled in (libp2p's
+    /// QUIC brings aws-lc next to our ring); so ring is installed as the default first
+    /// unless the program already chose one.
     pub fn server_config(&self) -> ServerTlsConfig {
+        install_default_provider();
         ServerTlsConfig::new().identity(tonic::transport::Identity::from_pem(
             &self.cert_pem,
             self.key_pem.as_bytes(),
         ))
     }
+}
+
+/// Makes ring the process-level rustls provider if none is installed yet. Idempotent;
+/// a provider the program installed earlier is kept.
+pub fn install_default_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if CryptoProvider::get_default().is_none() {
+            // Err means another thread installed one in between: also fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+    });
 }
 
 #[cfg(unix)]

@@ -100,18 +100,24 @@ impl Default for ChainSection {
     }
 }
 
+/// A commitment level by its name (`processed`, `confirmed`, `finalized`); the message
+/// names the bad value. Shared by every program's `[chain]` section.
+pub fn parse_commitment(name: &str) -> Result<solana_commitment_config::CommitmentConfig, String> {
+    use solana_commitment_config::CommitmentConfig;
+    match name {
+        "processed" => Ok(CommitmentConfig::processed()),
+        "confirmed" => Ok(CommitmentConfig::confirmed()),
+        "finalized" => Ok(CommitmentConfig::finalized()),
+        other => Err(format!(
+            "[chain] commitment {other:?}: expected processed, confirmed or finalized"
+        )),
+    }
+}
+
 impl ChainSection {
     /// The commitment level, or a message naming the bad value.
     pub fn commitment(&self) -> Result<solana_commitment_config::CommitmentConfig, String> {
-        use solana_commitment_config::CommitmentConfig;
-        match self.commitment.as_str() {
-            "processed" => Ok(CommitmentConfig::processed()),
-            "confirmed" => Ok(CommitmentConfig::confirmed()),
-            "finalized" => Ok(CommitmentConfig::finalized()),
-            other => Err(format!(
-                "[chain] commitment {other:?}: expected processed, confirmed or finalized"
-            )),
-        }
+        parse_commitment(&self.commitment)
     }
 
     /// Everything wrong with the section, as one message.
