@@ -321,9 +321,6 @@ impl Config {
         }
         if let Err(e) = cyxwiz_proto::config::parse_commitment(&self.chain.commitment) {
             return bad(&e);
-        }| "confirmed" | "finalized"
-        ) {
-            return bad("chain.commitment must be processed, confirmed or finalized");
         }
         Ok(())
     }
