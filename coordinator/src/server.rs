@@ -223,6 +223,13 @@ impl Served {
 
     /// Stops serving and waits (at most 10 s) for the listeners and workers to finish.
     pub async fn stop(mut self) {
+        self.halt().await;
+    }
+
+    /// [`Served::stop`] in place: the coordinator goes down (its ports close, its
+    /// workers end) while its owner lives on, as in a test of jobs that run without it.
+    /// Calling it again, or `stop` afterwards, does nothing more.
+    pub async fn halt(&mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }

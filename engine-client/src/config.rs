@@ -1,5 +1,7 @@
-//! The engine's configuration: `~/.cyxwiz/config.toml` sections `[engine]`, `[chain]` and
-//! `[coordinator]` (other sections belong to other programs and are ignored), overridden
+//! The engine's configuration: `~/.cyxwiz/config.toml` sections `[engine]`, `[chain]`,
+//! `[coordinator]` and `[network]` (other sections belong to other programs and are
+//! ignored; `[network]` is shared with the node daemon, and the engine reads only the
+//! keys a mesh client needs, see [`NetworkSection`]), overridden
 //! by `CYXWIZ_<SECTION>_<KEY>` environment variables (`CYXWIZ_ENGINE_KEYPAIR`,
 //! `CYXWIZ_CHAIN_RPC_URL`, `CYXWIZ_COORDINATOR_URL`, …), overridden by the CLI's flags.
 //! A key a section does not know is refused by name, so a typo never silently falls
@@ -19,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 /// The sections this program reads.
-pub const SECTIONS: [&str; 3] = ["engine", "chain", "coordinator"];
+pub const SECTIONS: [&str; 4] = ["engine", "chain", "coordinator", "network"];
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -28,6 +30,49 @@ pub struct EngineConfig {
     pub engine: EngineSection,
     pub chain: ChainSection,
     pub coordinator: CoordinatorSection,
+    pub network: NetworkSection,
+}
+
+/// How the engine finds a node (`[engine] discovery`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Discovery {
+    /// The coordinator; when it cannot be reached (after `coordinator_attempts`), the
+    /// mesh and the user's own assignment on chain.
+    #[default]
+    Auto,
+    /// The coordinator only.
+    Coordinator,
+    /// The mesh only: never contact the coordinator (`cyxwiz run --no-coordinator`).
+    Mesh,
+}
+
+/// `[network]` as the engine reads it: a mesh *client* that joins through the bootstrap
+/// peers, searches the DHT and leaves; it never listens for or announces anything, so
+/// the node daemon's keys of the shared section (listen addresses, capabilities, relay
+/// limits, …) are not its business and are ignored here (the daemon checks them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetworkSection {
+    /// Bootstrap peers, each `/ip4/…/tcp/…/p2p/<peer id>`.
+    pub bootstrap: Vec<String>,
+    /// mDNS discovery on the local network (the localnet's nodes answer it).
+    pub mdns: bool,
+    /// Private and loopback addresses count (localnet, LAN).
+    pub private_networks: bool,
+    /// Seconds a DHT query may take.
+    pub query_timeout: u64,
+}
+
+impl Default for NetworkSection {
+    fn default() -> Self {
+        NetworkSection {
+            bootstrap: Vec::new(),
+            mdns: false,
+            private_networks: false,
+            query_timeout: 20,
+        }
+    }
 }
 
 /// A token amount in the configuration: a number of tokens (`100`, `2.5`) or a string
@@ -89,6 +134,21 @@ pub struct EngineSection {
     pub settle_timeout_secs: u64,
     /// The largest weights blob accepted.
     pub max_weights_bytes: u64,
+    /// How a node is found: `auto` (coordinator, then the mesh if it is unreachable),
+    /// `coordinator` or `mesh`.
+    pub discovery: Discovery,
+    /// Calls to an unreachable coordinator before `auto` falls back to the mesh.
+    pub coordinator_attempts: u32,
+    /// The capability searched for on the mesh.
+    pub capability: String,
+    /// How long joining the mesh and finding candidates may take, in seconds.
+    pub discovery_timeout_secs: u64,
+    /// Most candidates checked on chain and probed.
+    pub max_candidates: usize,
+    /// The longest the engine waits for the chain's `user_assign_after_secs` window
+    /// before assigning a node itself; a chain with a longer window is refused before
+    /// anything is paid.
+    pub max_assign_wait_secs: u64,
 }
 
 impl Default for EngineSection {
@@ -112,6 +172,12 @@ impl Default for EngineSection {
             reconnect_interval_ms: 1_000,
             settle_timeout_secs: 300,
             max_weights_bytes: 1 << 30,
+            discovery: Discovery::Auto,
+            coordinator_attempts: 3,
+            capability: cyxwiz_channel::discovery::WASM_CAPABILITY.into(),
+            discovery_timeout_secs: 30,
+            max_candidates: 8,
+            max_assign_wait_secs: 1_200,
         }
     }
 }
@@ -167,6 +233,18 @@ impl EngineConfig {
                 "[engine] priority {:?}: expected low, normal, high or critical",
                 self.engine.priority
             ));
+        }
+        if self.engine.coordinator_attempts == 0 || self.engine.coordinator_attempts > 10 {
+            return bad("[engine] coordinator_attempts must be 1..=10".into());
+        }
+        if self.engine.max_candidates == 0 || self.engine.max_candidates > 64 {
+            return bad("[engine] max_candidates must be 1..=64".into());
+        }
+        if self.engine.discovery_timeout_secs == 0 {
+            return bad("[engine] discovery_timeout_secs must be positive".into());
+        }
+        if self.engine.capability.is_empty() {
+            return bad("[engine] capability must not be empty".into());
         }
         self.chain.validate().map_err(Error::Config)?;
         self.coordinator.validate().map_err(Error::Config)?;
@@ -246,6 +324,45 @@ mod tests {
         let c = EngineConfig::load_from(Some(&p), [("CYXWIZ_ENGINE_MAX_PRICE".into(), "7".into())])
             .unwrap();
         assert_eq!(c.engine.max_price().unwrap(), 7 * ONE_CYXWIZ);
+    }
+
+    #[test]
+    fn discovery_mode_and_the_shared_network_section() {
+        let c = EngineConfig::load_from(None, []).unwrap();
+        assert_eq!(c.engine.discovery, Discovery::Auto);
+        assert_eq!(c.engine.coordinator_attempts, 3);
+        assert!(c.network.bootstrap.is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        // The node daemon's keys of [network] (listen, max_peers, …) are not the
+        // engine's and do not trip it.
+        let p = write(
+            dir.path(),
+            "[engine]\ndiscovery = \"mesh\"\n[network]\nbootstrap = [\"/ip4/127.0.0.1/tcp/4001\"]\n\
+             listen = [\"/ip4/0.0.0.0/tcp/4001\"]\nmax_peers = 12\nprivate_networks = true\n",
+        );
+        let c = EngineConfig::load_from(Some(&p), []).unwrap();
+        assert_eq!(c.engine.discovery, Discovery::Mesh);
+        assert_eq!(
+            c.network.bootstrap,
+            vec!["/ip4/127.0.0.1/tcp/4001".to_string()]
+        );
+        assert!(c.network.private_networks);
+        let c = EngineConfig::load_from(
+            Some(&p),
+            [("CYXWIZ_ENGINE_DISCOVERY".into(), "coordinator".into())],
+        )
+        .unwrap();
+        assert_eq!(c.engine.discovery, Discovery::Coordinator);
+        for (k, v) in [
+            ("CYXWIZ_ENGINE_DISCOVERY", "sometimes"),
+            ("CYXWIZ_ENGINE_COORDINATOR_ATTEMPTS", "0"),
+            ("CYXWIZ_ENGINE_MAX_CANDIDATES", "0"),
+        ] {
+            assert!(
+                EngineConfig::load_from(None, [(k.to_string(), v.to_string())]).is_err(),
+                "{k}={v}"
+            );
+        }
     }
 
     #[test]

@@ -101,6 +101,17 @@ pub fn eta(ms: u64) -> String {
 /// Prints a quote for a human.
 pub fn print_quote(q: &Quote) {
     let b = &q.breakdown;
+    if q.node_owner.is_empty() {
+        // No coordinator: the engine's own offer, before any node is assigned.
+        println!("offer for job {} (no coordinator)", hex::encode(q.job_id));
+        println!("  node            the best candidate, once the chain allows");
+        println!("  epochs          {}", q.epochs);
+        println!(
+            "  price           {} (the list price)",
+            display_tokens(q.price)
+        );
+        return;
+    }
     println!("quote for job {}", hex::encode(q.job_id));
     println!("  node            {} ({})", q.node_owner, q.node_endpoint);
     println!("  epochs          {}", q.epochs);
@@ -161,6 +172,36 @@ impl Observer for ConsoleObserver {
                 "verified         digest {} matches the chain; saved {}",
                 hex::encode(digest),
                 path.display()
+            ),
+            Event::CoordinatorUnreachable { reason } => {
+                println!("coordinator unreachable ({reason}); discovering nodes on the mesh…")
+            }
+            Event::Discovering { capability } => {
+                println!("mesh             searching for compute nodes with {capability:?}")
+            }
+            Event::Candidates(list) => {
+                println!("candidates       {} passed the chain's checks", list.len());
+                for c in list {
+                    println!(
+                        "  {} at {} (stake {}, reputation {}{})",
+                        c.owner,
+                        c.endpoint,
+                        display_tokens(c.stake),
+                        c.score,
+                        if c.region.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", region {}", c.region)
+                        }
+                    );
+                }
+            }
+            Event::WaitingToAssign { secs } => println!(
+                "waiting          the chain lets us assign the escrow ourselves in {secs}s"
+            ),
+            Event::AssignedByUser { node, signature } => println!(
+                "node assigned    {} at {} by us (tx {signature})",
+                node.owner, node.endpoint
             ),
         }
     }

@@ -131,6 +131,25 @@ pub enum Event<'a> {
         digest: &'a [u8; 32],
         path: &'a std::path::Path,
     },
+    /// The coordinator could not be reached; the engine goes on without it.
+    CoordinatorUnreachable {
+        reason: &'a str,
+    },
+    /// Searching the mesh for compute nodes (no coordinator).
+    Discovering {
+        capability: &'a str,
+    },
+    /// Nodes that passed the chain's checks and answered, best first.
+    Candidates(&'a [crate::direct::Candidate]),
+    /// The escrow is funded; the chain lets the user assign it in `secs` seconds.
+    WaitingToAssign {
+        secs: u64,
+    },
+    /// The user assigned the node on chain (`assign_node_by_user`).
+    AssignedByUser {
+        node: &'a crate::direct::Candidate,
+        signature: &'a str,
+    },
 }
 
 /// Watches [`Engine::run`].
@@ -231,6 +250,17 @@ pub struct CancelOutcome {
     pub coordinator_error: Option<String>,
 }
 
+/// A job's state once the node accepted it, handed to the shared end of both runs.
+struct Run {
+    job_id: JobId,
+    price: u64,
+    epochs: u32,
+    record: JobRecord,
+    sigs: Signatures,
+    timings: Timings,
+    started: Instant,
+}
+
 /// A job submitter.
 pub struct Engine {
     wallet: Arc<Keypair>,
@@ -304,6 +334,10 @@ impl Engine {
         &self.wallet
     }
 
+    pub(crate) fn wallet_arc(&self) -> Arc<Keypair> {
+        self.wallet.clone()
+    }
+
     pub fn chain(&self) -> &ChainClient {
         &self.chain
     }
@@ -348,7 +382,7 @@ impl Engine {
             Ok(Ok(r)) => Ok(r.into_inner()),
             Ok(Err(s)) => Err(Error::coordinator(call, s)),
             Err(_) => Err(Error::Timeout {
-                what: format!("coordinator {call}"),
+                what: format!("{}{call}", crate::error::COORDINATOR_TIMEOUT_PREFIX),
                 secs: self.config.coordinator_timeout().as_secs(),
             }),
         }
@@ -378,6 +412,23 @@ impl Engine {
             });
         }
         Ok(quote)
+    }
+
+    /// [`Engine::submit`], retried while the coordinator is unreachable, up to
+    /// `[engine] coordinator_attempts` calls (1 s, 2 s, … apart).
+    pub async fn submit_retrying(&self, spec: &JobSpec) -> Result<Quote> {
+        let attempts = self.config.engine.coordinator_attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            match self.submit(spec).await {
+                Err(e) if e.is_coordinator_outage() && attempt < attempts => {
+                    tracing::info!(error = %e, attempt, "coordinator unreachable; retrying");
+                    tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// The CYXWIZ token account escrows are paid from: the configured one, else the
@@ -412,20 +463,34 @@ impl Engine {
                 max: spec.max_price,
             });
         }
-        let token = self.token_account().await?;
-        let have = self.chain.token_balance(&token).await?;
-        if have < quote.price {
-            return Err(Error::InsufficientTokens {
-                account: token.to_string(),
-                need: quote.price,
-                have,
-            });
-        }
         let epochs = if quote.epochs > 0 {
             quote.epochs
         } else {
             spec.epochs
         };
+        self.create_escrow(quote.job_id, quote.price, epochs, spec)
+            .await
+    }
+
+    /// Locks `price` in a new escrow for `job_id` (`create_escrow`, with the spec's
+    /// timeout and estimate) after checking the balance; returns the transaction.
+    pub async fn create_escrow(
+        &self,
+        job_id: JobId,
+        price: u64,
+        epochs: u32,
+        spec: &JobSpec,
+    ) -> Result<String> {
+        let addresses = *self.addresses().await?;
+        let token = self.token_account().await?;
+        let have = self.chain.token_balance(&token).await?;
+        if have < price {
+            return Err(Error::InsufficientTokens {
+                account: token.to_string(),
+                need: price,
+                have,
+            });
+        }
         let sent = self
             .chain
             .send(
@@ -433,8 +498,8 @@ impl Engine {
                     &addresses,
                     &self.wallet.pubkey(),
                     &token,
-                    quote.job_id,
-                    quote.price,
+                    job_id,
+                    price,
                     epochs,
                     spec.timeout_secs,
                     spec.estimated_secs,
@@ -801,14 +866,33 @@ impl Engine {
 
     /// Runs a job end to end: submit, approve, escrow, confirm, upload, follow, settle,
     /// download, verify, save. The journal is updated at every step.
+    ///
+    /// With `[engine] discovery = "auto"` (the default) a coordinator that cannot be
+    /// reached (after `coordinator_attempts` calls) hands over to
+    /// [`Engine::run_direct`]: nodes from the mesh and the user's own assignment on
+    /// chain. `"mesh"` goes there at once; `"coordinator"` never does.
     pub async fn run(&self, spec: &JobSpec, observer: &mut dyn Observer) -> Result<RunReport> {
+        use crate::config::Discovery;
+        let discovery = self.config.engine.discovery;
+        if discovery == Discovery::Mesh {
+            return self.run_direct(spec, observer).await;
+        }
         let started = Instant::now();
         let mut timings = Timings::default();
         let mut sigs = Signatures::default();
 
         // Submit.
         let t = Instant::now();
-        let quote = self.submit(spec).await?;
+        let quote = match self.submit_retrying(spec).await {
+            Ok(q) => q,
+            Err(e) if discovery == Discovery::Auto && e.is_coordinator_outage() => {
+                observer.event(Event::CoordinatorUnreachable {
+                    reason: &e.to_string(),
+                });
+                return self.run_direct(spec, observer).await;
+            }
+            Err(e) => return Err(e),
+        };
         timings.submit_ms = elapsed_ms(t);
         let job_id = quote.job_id;
         let mut record = JobRecord::new(&job_id, &quote.node_owner, quote.price, quote.epochs);
@@ -900,6 +984,170 @@ impl Engine {
         self.journal.save(&mut record)?;
         observer.event(Event::Uploaded(&uploaded));
 
+        self.finish_run(
+            session,
+            Run {
+                job_id,
+                price: quote.price,
+                epochs: quote.epochs,
+                record,
+                sigs,
+                timings,
+                started,
+            },
+            observer,
+        )
+        .await
+    }
+
+    /// Runs a job without the coordinator (decisions 150 and 151; see
+    /// [`crate::direct`]): price from the list, nodes from the mesh checked on chain,
+    /// the escrow funded only once a node is found, the user's assignment once the
+    /// chain's window has passed, the upload signed by the wallet. Then as
+    /// [`Engine::run`]. A failure after funding says where the money is and how to get
+    /// it back ([`Error::Fallback`]).
+    pub async fn run_direct(
+        &self,
+        spec: &JobSpec,
+        observer: &mut dyn Observer,
+    ) -> Result<RunReport> {
+        spec.validate()?;
+        let started = Instant::now();
+        let mut timings = Timings::default();
+        let mut sigs = Signatures::default();
+
+        // Price and find: nothing is paid yet.
+        let t = Instant::now();
+        let job_id: JobId = rand::random();
+        let quote = self.direct_quote(spec, job_id).await?;
+        self.assign_window().await?;
+        observer.event(Event::Discovering {
+            capability: &self.config.engine.capability,
+        });
+        let found = self.discover(spec, quote.price).await?;
+        let candidates: Vec<_> = found.iter().map(|(c, _)| c.clone()).collect();
+        observer.event(Event::Candidates(&candidates));
+        timings.submit_ms = elapsed_ms(t);
+        let mut record = JobRecord::new(&job_id, "", quote.price, quote.epochs);
+        record.seed = spec.seed;
+        record.module_hash = hex::encode(spec.module_hash());
+        record.dataset_hash = hex::encode(spec.dataset_hash());
+        self.journal.save(&mut record)?;
+        observer.event(Event::Quoted(&quote));
+        if !observer.approve(&quote) {
+            return Err(Error::Declined);
+        }
+
+        // Escrow, then the user's assignment once the chain allows it.
+        let t = Instant::now();
+        let escrow_tx = self
+            .create_escrow(job_id, quote.price, quote.epochs, spec)
+            .await
+            .map_err(|e| self.fail(&mut record, e))?;
+        sigs.escrow = escrow_tx.clone();
+        record.escrow_tx = Some(escrow_tx.clone());
+        record.state = JobStage::Funded;
+        self.journal.save(&mut record)?;
+        observer.event(Event::EscrowLocked {
+            signature: &escrow_tx,
+        });
+        let (node, mut session, assign_tx) = match self
+            .assign_by_user(&job_id, quote.price, found, observer)
+            .await
+        {
+            Ok(x) => x,
+            Err(e @ Error::NoCandidates { .. }) => return Err(self.fail(&mut record, e)),
+            Err(e) => {
+                let e = self.fallback_error(&job_id, &e).await;
+                return Err(self.fail(&mut record, e));
+            }
+        };
+        timings.escrow_ms = elapsed_ms(t);
+        sigs.assign = assign_tx.clone();
+        record.node_owner = node.owner.to_string();
+        record.endpoint = node.endpoint.clone();
+        record.fingerprint = hex::encode(node.fingerprint);
+        record.state = JobStage::Confirmed;
+        self.journal.save(&mut record)?;
+        observer.event(Event::AssignedByUser {
+            node: &node,
+            signature: &assign_tx,
+        });
+
+        // Upload, retrying a transient failure a few times on a fresh connection (each
+        // attempt is signed afresh: new timestamp, new nonce).
+        let t = Instant::now();
+        let mut attempt = 0;
+        let uploaded = loop {
+            let r = session
+                .upload_direct(
+                    &node.owner,
+                    &job_id,
+                    spec.seed,
+                    &spec.module,
+                    &spec.dataset,
+                    |sent, total| observer.event(Event::Uploading { sent, total }),
+                )
+                .await;
+            match r {
+                Ok(r) => break r,
+                Err(e)
+                    if attempt < 3
+                        && (e.grpc_code().is_some_and(crate::node::is_transient)
+                            || matches!(e, Error::Tls(_) | Error::Timeout { .. })) =>
+                {
+                    attempt += 1;
+                    tracing::warn!(error = %e, attempt, "direct upload failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(attempt)).await;
+                    if let Err(e) = session.reconnect().await {
+                        tracing::warn!(error = %e, "reconnecting to the node failed");
+                    }
+                }
+                Err(e) => {
+                    let e = self.fallback_error(&job_id, &e).await;
+                    return Err(self.fail(&mut record, e));
+                }
+            }
+        };
+        timings.upload_ms = elapsed_ms(t);
+        sigs.accept = uploaded.accept_signature.clone();
+        record.accept_tx = Some(uploaded.accept_signature.clone());
+        record.state = JobStage::Uploaded;
+        self.journal.save(&mut record)?;
+        observer.event(Event::Uploaded(&uploaded));
+        self.finish_run(
+            session,
+            Run {
+                job_id,
+                price: quote.price,
+                epochs: quote.epochs,
+                record,
+                sigs,
+                timings,
+                started,
+            },
+            observer,
+        )
+        .await
+    }
+
+    /// Follows an accepted job to its report: metrics until final, settlement on chain,
+    /// download verified against the chain. Shared by both ways of starting a job.
+    async fn finish_run(
+        &self,
+        session: NodeSession,
+        run: Run,
+        observer: &mut dyn Observer,
+    ) -> Result<RunReport> {
+        let Run {
+            job_id,
+            price,
+            epochs,
+            mut record,
+            mut sigs,
+            mut timings,
+            started,
+        } = run;
         // Training: follow the metrics until the job is final.
         let t = Instant::now();
         let mut training_done: Option<Instant> = None;
@@ -1006,8 +1254,8 @@ impl Engine {
         Ok(RunReport {
             job_id,
             node: record.node_owner.clone(),
-            price: quote.price,
-            epochs: progress.epochs.max(quote.epochs),
+            price,
+            epochs: progress.epochs.max(epochs),
             test_accuracy: completion.test_accuracy,
             test_loss: completion.test_loss,
             final_weights_hash: digest,
@@ -1021,7 +1269,7 @@ impl Engine {
     }
 
     /// Records a failure in the journal (best effort) and passes the error on.
-    fn fail(&self, record: &mut JobRecord, e: Error) -> Error {
+    pub(crate) fn fail(&self, record: &mut JobRecord, e: Error) -> Error {
         // A weights mismatch or a failed job is final; a lost connection is not.
         if matches!(
             e,

@@ -5,6 +5,9 @@ use cyxwiz_chain::ChainError;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// How [`Error::Timeout`]'s `what` starts for a coordinator call.
+pub(crate) const COORDINATOR_TIMEOUT_PREFIX: &str = "coordinator ";
+
 fn hex32(b: &[u8; 32]) -> String {
     hex::encode(b)
 }
@@ -117,6 +120,38 @@ pub enum Error {
     /// A token amount could not be parsed.
     #[error("amount {text:?}: {reason}")]
     Amount { text: String, reason: String },
+    /// Joining or searching the mesh failed.
+    #[error("mesh: {0}")]
+    Mesh(String),
+    /// The mesh named no node that passes the chain's checks and answers on its channel.
+    #[error(
+        "no usable compute node found on the mesh for capability {capability:?} at stake tier ≥ {min_tier} ({found} announced{}){}",
+        if .rejected.is_empty() { String::new() } else { format!("; rejected: {}", .rejected.join("; ")) },
+        if .funded.is_empty() { String::new() } else { format!("; {}", .funded) }
+    )]
+    NoCandidates {
+        capability: String,
+        min_tier: u8,
+        found: usize,
+        /// `<node>: <reason>` for each candidate turned down.
+        rejected: Vec<String>,
+        /// Where the money is, if an escrow was already funded (empty if not).
+        funded: String,
+    },
+    /// The chain makes users wait longer to assign than this engine is configured to.
+    #[error(
+        "the chain lets a user assign its escrow only {window} s after creating it, more than [engine] max_assign_wait_secs = {max} (nothing was paid)"
+    )]
+    AssignWindowTooLong { window: i64, max: u64 },
+    /// The coordinator-less path failed after the escrow was funded; the money is safe
+    /// on chain and `remedy` says how to get it back.
+    #[error("job {job}: {reason}; the escrow is {state}: {remedy}")]
+    Fallback {
+        job: String,
+        state: String,
+        reason: String,
+        remedy: String,
+    },
 }
 
 impl From<ChainError> for Error {
@@ -148,6 +183,22 @@ impl Error {
         Error::Io {
             path: path.display().to_string(),
             reason: e.to_string(),
+        }
+    }
+
+    /// Whether the coordinator is down or unreachable (as opposed to refusing): what
+    /// makes `[engine] discovery = "auto"` retry, then fall back to the mesh.
+    pub fn is_coordinator_outage(&self) -> bool {
+        match self {
+            Error::CoordinatorUnreachable { .. } => true,
+            Error::Coordinator { code, .. } => {
+                matches!(
+                    code,
+                    tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
+                )
+            }
+            Error::Timeout { what, .. } => what.starts_with(COORDINATOR_TIMEOUT_PREFIX),
+            _ => false,
         }
     }
 

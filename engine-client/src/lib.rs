@@ -18,12 +18,17 @@
 //!
 //! A [`journal::Journal`] in the jobs directory remembers every job, so a later session
 //! can follow or collect it with nothing but the wallet.
+//!
+//! Without the coordinator (unreachable, or `[engine] discovery = "mesh"`), [`direct`]
+//! takes steps 1–4 over: nodes found on the mesh and checked on chain, the escrow
+//! assigned by the user itself (`assign_node_by_user`), the upload signed by the wallet.
 #![forbid(unsafe_code)]
 
 pub mod amount;
 pub mod audit;
 pub mod config;
 pub mod console;
+pub mod direct;
 pub mod download;
 pub mod engine;
 pub mod error;
@@ -35,6 +40,7 @@ pub mod upload;
 pub use amount::{format_tokens, parse_tokens};
 pub use audit::{AuditReport, JobBytes};
 pub use config::EngineConfig;
+pub use direct::Candidate;
 pub use download::{Downloaded, WeightsAssembler, verify_download};
 pub use engine::{
     Balance, CancelOutcome, Credential, Engine, Event, Observer, Quote, RateOutcome, RunReport,

@@ -132,6 +132,10 @@ struct RunArgs {
     /// Accept the quoted price without asking.
     #[arg(long, short = 'y')]
     yes: bool,
+    /// Do not contact the coordinator: find the node on the mesh and assign it on chain
+    /// (as `[engine] discovery = "mesh"`).
+    #[arg(long)]
+    no_coordinator: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -407,7 +411,10 @@ fn read(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading the {what} {}", path.display()))
 }
 
-async fn run(config: EngineConfig, args: RunArgs, json: bool) -> anyhow::Result<()> {
+async fn run(mut config: EngineConfig, args: RunArgs, json: bool) -> anyhow::Result<()> {
+    if args.no_coordinator {
+        config.engine.discovery = cyxwiz_engine_client::config::Discovery::Mesh;
+    }
     let module = read(&args.module, "module")?;
     let dataset = read(&args.data, "dataset")?;
     let max_price = match &args.max_price {

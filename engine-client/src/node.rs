@@ -1,17 +1,20 @@
 //! A session with the node running a job, over TLS pinned to the node's key.
 //!
-//! `SendJob` presents the coordinator's single-use JWT; every other call is signed by the
-//! engine wallet, so a session opened later from the journal (endpoint + fingerprint)
-//! follows, controls and collects the job without any token.
+//! `SendJob` presents the coordinator's single-use JWT, or, for a job the engine assigned
+//! on chain itself, a header signed by the escrow's user ([`NodeSession::upload_direct`]);
+//! every other call is signed by the engine wallet, so a session opened later from the
+//! journal (endpoint + fingerprint) follows, controls and collects the job without any
+//! token.
 
 use std::{pin::Pin, sync::Arc, time::Duration};
 
+use cyxwiz_chain::Pubkey;
 use cyxwiz_channel::{
     limits::MAX_MESSAGE_BYTES,
     methods,
     v1::{
         Completion, Control, ControlRequest, JobProgress, JobRef, Phase, SendJobRequest,
-        SendJobResponse, TrainingMetrics, job_channel_client::JobChannelClient,
+        SendJobResponse, TrainingMetrics, UploadHeader, job_channel_client::JobChannelClient,
     },
 };
 use cyxwiz_proto::auth::sign_now;
@@ -22,7 +25,7 @@ use tonic::transport::Channel;
 use crate::{
     Error, JobId, Result,
     download::{Downloaded, WeightsAssembler},
-    upload::{UploadOptions, chunk_count, upload_messages},
+    upload::{UploadOptions, chunk_count, direct_header, messages_after},
 };
 
 /// Bounds of a session.
@@ -89,6 +92,39 @@ pub fn is_transient(code: tonic::Code) -> bool {
         code,
         Unavailable | Unknown | Cancelled | Internal | DeadlineExceeded | Aborted
     )
+}
+
+/// The wallet's signature on a direct upload's header, as request metadata
+/// (`cyxwiz_proto::auth`, method `SendJob`).
+fn sign_header(
+    header: &UploadHeader,
+    wallet: &Keypair,
+    timestamp_ms: i64,
+    nonce: [u8; 16],
+) -> tonic::metadata::MetadataMap {
+    use cyxwiz_proto::auth::{NONCE, SIGNATURE, TIMESTAMP, WALLET, signing_message};
+    use prost::Message;
+    use solana_signer::Signer;
+    let message = signing_message(
+        methods::SEND_JOB,
+        timestamp_ms,
+        &nonce,
+        &header.encode_to_vec(),
+    );
+    let signature = wallet.sign_message(&message);
+    let mut md = tonic::metadata::MetadataMap::new();
+    for (key, value) in [
+        (WALLET, wallet.pubkey().to_string()),
+        (TIMESTAMP, timestamp_ms.to_string()),
+        (NONCE, hex::encode(nonce)),
+        (SIGNATURE, signature.to_string()),
+    ] {
+        // Base58, decimal and hex are always valid ASCII metadata.
+        if let Ok(v) = value.parse() {
+            md.insert(key, v);
+        }
+    }
+    md
 }
 
 /// A stream of training metrics.
@@ -221,12 +257,89 @@ impl NodeSession {
         module: &[u8],
         dataset: &[u8],
         options: UploadOptions,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<SendJobResponse> {
+        let header = UploadHeader {
+            job_id: job_id.to_vec(),
+            seed,
+            direct: None,
+        };
+        let request = cyxwiz_channel::auth::with_bearer(tonic::Request::new(()), token);
+        self.send_upload(
+            request.into_parts().0,
+            header,
+            module,
+            dataset,
+            options,
+            progress,
+        )
+        .await
+    }
+
+    /// Uploads a job the engine assigned on chain itself (no coordinator, decision 150):
+    /// the header names `node` (the owner the escrow is assigned to) and is signed by
+    /// this session's wallet, which must be the escrow's user. On success the node has
+    /// checked the escrow and accepted the job on chain.
+    pub async fn upload_direct(
+        &self,
+        node: &Pubkey,
+        job_id: &JobId,
+        seed: i64,
+        module: &[u8],
+        dataset: &[u8],
+        progress: impl FnMut(u64, u64),
+    ) -> Result<SendJobResponse> {
+        self.upload_direct_with(
+            node,
+            job_id,
+            seed,
+            module,
+            dataset,
+            UploadOptions::default(),
+            progress,
+        )
+        .await
+    }
+
+    /// [`NodeSession::upload_direct`] with test hooks (signature time and nonce).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_direct_with(
+        &self,
+        node: &Pubkey,
+        job_id: &JobId,
+        seed: i64,
+        module: &[u8],
+        dataset: &[u8],
+        options: UploadOptions,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<SendJobResponse> {
+        let header = direct_header(job_id, seed, &node.to_bytes(), module, dataset);
+        let metadata = sign_header(
+            &header,
+            &self.wallet,
+            options
+                .signed_at_ms
+                .unwrap_or_else(cyxwiz_proto::auth::now_ms),
+            options.nonce.unwrap_or_else(rand::random),
+        );
+        self.send_upload(metadata, header, module, dataset, options, progress)
+            .await
+    }
+
+    /// Runs one `SendJob` call with `metadata` (the authentication) and `header`.
+    async fn send_upload(
+        &self,
+        metadata: tonic::metadata::MetadataMap,
+        header: UploadHeader,
+        module: &[u8],
+        dataset: &[u8],
+        options: UploadOptions,
         mut progress: impl FnMut(u64, u64),
     ) -> Result<SendJobResponse> {
         let total = (module.len() + dataset.len()) as u64;
         let (tx, rx) = tokio::sync::mpsc::channel::<SendJobRequest>(4);
-        let request =
-            cyxwiz_channel::auth::with_bearer(tonic::Request::new(ReceiverStream::new(rx)), token);
+        let mut request = tonic::Request::new(ReceiverStream::new(rx));
+        *request.metadata_mut() = metadata;
         let mut client = self.client.clone();
         let call = client.send_job(request);
         let n_chunks = chunk_count(module, dataset);
@@ -234,7 +347,7 @@ impl NodeSession {
         // Feeds the stream; returns true if it stopped on purpose (the test hook).
         let producer = async move {
             let mut sent = 0u64;
-            for (i, msg) in upload_messages(job_id, seed, module, dataset, options).enumerate() {
+            for (i, msg) in messages_after(header, module, dataset, options).enumerate() {
                 // Message 0 is the header; message i > 0 is chunk i - 1.
                 if i > 0 && stop_after.is_some_and(|n| i > n) {
                     // Let what was sent reach the node, then vanish mid-stream.

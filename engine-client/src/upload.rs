@@ -5,7 +5,7 @@
 use cyxwiz_channel::{
     limits::CHUNK_BYTES,
     sha256,
-    v1::{Chunk, Part, SendJobRequest, UploadHeader, send_job_request},
+    v1::{Chunk, DirectJob, Part, SendJobRequest, UploadHeader, send_job_request},
 };
 
 /// Test hooks for the upload.
@@ -17,6 +17,11 @@ pub struct UploadOptions {
     /// Send only this many chunks, then drop the call without finishing it, as an engine
     /// that disappears mid-upload would.
     pub stop_after_chunks: Option<usize>,
+    /// A direct upload's signature timestamp (Unix ms) instead of now: a stale signature.
+    pub signed_at_ms: Option<i64>,
+    /// A direct upload's signature nonce instead of a random one: with `signed_at_ms`,
+    /// the very same signature again (a replay).
+    pub nonce: Option<[u8; 16]>,
 }
 
 /// Chunks of `module` then `dataset`: `(part, offset, data)`.
@@ -69,11 +74,46 @@ pub fn upload_messages<'a>(
     dataset: &'a [u8],
     options: UploadOptions,
 ) -> impl Iterator<Item = SendJobRequest> + 'a {
+    let header = UploadHeader {
+        job_id: job_id.to_vec(),
+        seed,
+        direct: None,
+    };
+    messages_after(header, module, dataset, options)
+}
+
+/// The header of a direct upload (no coordinator, decision 150): it names the node the
+/// escrow is assigned to and the sizes and hashes the coordinator would otherwise vouch
+/// for. The engine signs exactly this message.
+pub fn direct_header(
+    job_id: &[u8; 16],
+    seed: i64,
+    node: &[u8; 32],
+    module: &[u8],
+    dataset: &[u8],
+) -> UploadHeader {
+    UploadHeader {
+        job_id: job_id.to_vec(),
+        seed,
+        direct: Some(DirectJob {
+            node: node.to_vec(),
+            module_size: module.len() as u64,
+            module_hash: sha256(module).to_vec(),
+            dataset_size: dataset.len() as u64,
+            dataset_hash: sha256(dataset).to_vec(),
+        }),
+    }
+}
+
+/// `header`, then the chunks.
+pub fn messages_after<'a>(
+    header: UploadHeader,
+    module: &'a [u8],
+    dataset: &'a [u8],
+    options: UploadOptions,
+) -> impl Iterator<Item = SendJobRequest> + 'a {
     let header = SendJobRequest {
-        part: Some(send_job_request::Part::Header(UploadHeader {
-            job_id: job_id.to_vec(),
-            seed,
-        })),
+        part: Some(send_job_request::Part::Header(header)),
     };
     std::iter::once(header).chain(chunk_messages(module, dataset, options).map(|c| {
         SendJobRequest {
@@ -148,7 +188,7 @@ mod tests {
             &dataset,
             UploadOptions {
                 corrupt_chunk: Some(1),
-                stop_after_chunks: None,
+                ..UploadOptions::default()
             },
         )
         .collect();
@@ -160,6 +200,21 @@ mod tests {
         assert_eq!(clean[1].data.len(), bad[1].data.len());
         assert_eq!(clean[1].sha256, bad[1].sha256);
         assert_ne!(sha256(&bad[1].data).to_vec(), bad[1].sha256);
+    }
+
+    #[test]
+    fn a_direct_header_names_the_node_and_vouches_for_the_bytes() {
+        let (module, dataset) = (bytes(10, 5), bytes(20, 6));
+        let h = direct_header(&[1; 16], 9, &[7; 32], &module, &dataset);
+        let d = h.direct.as_ref().unwrap();
+        assert_eq!(d.node, vec![7; 32]);
+        assert_eq!((d.module_size, d.dataset_size), (10, 20));
+        assert_eq!(d.module_hash, sha256(&module).to_vec());
+        assert_eq!(d.dataset_hash, sha256(&dataset).to_vec());
+        let (first, chunks) =
+            split(messages_after(h.clone(), &module, &dataset, UploadOptions::default()).collect());
+        assert_eq!(first, h);
+        assert_eq!(chunks.len(), 2);
     }
 
     #[test]

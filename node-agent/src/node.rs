@@ -16,6 +16,7 @@ use cyxwiz_chain::{
     ix, pda,
     state::{Escrow, EscrowState},
 };
+use cyxwiz_channel::v1::UploadHeader;
 use cyxwiz_circuits::Groth16Prover;
 use cyxwiz_poc::{Prover, Statement};
 use cyxwiz_proto::{auth::sign_now, methods, v1 as cv1};
@@ -39,6 +40,17 @@ type CoordinatorClient = cv1::node_service_client::NodeServiceClient<Channel>;
 #[derive(Debug, Default)]
 pub struct NonceCache {
     seen: HashMap<[u8; 16], i64>,
+}
+
+/// How long reports skip the coordinator after it failed to answer one.
+const REPORT_PAUSE: Duration = Duration::from_secs(30);
+
+/// Whether a failed coordinator call means it is unreachable (rather than a refusal).
+fn coordinator_down(s: &tonic::Status) -> bool {
+    matches!(
+        s.code(),
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
+    )
 }
 
 /// Enough for 2,000 signed calls a second over the two-minute window.
@@ -96,6 +108,9 @@ pub struct Node {
     uploading: Mutex<HashSet<[u8; 16]>>,
     slots: Arc<Semaphore>,
     nonces: Mutex<NonceCache>,
+    /// Until when progress and completion reports skip the coordinator after one failed:
+    /// it is down, and payment does not need it (see [`Node::report_progress`]).
+    reports_paused_until: Mutex<Option<tokio::time::Instant>>,
     prover: Option<Arc<dyn Prover>>,
     shutting_down: AtomicBool,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -149,6 +164,7 @@ impl Node {
             uploading: Mutex::new(HashSet::new()),
             slots: Arc::new(Semaphore::new(capacity)),
             nonces: Mutex::new(NonceCache::default()),
+            reports_paused_until: Mutex::new(None),
             prover,
             shutting_down: AtomicBool::new(false),
             tasks: Mutex::new(Vec::new()),
@@ -158,6 +174,25 @@ impl Node {
 
     pub fn owner(&self) -> Pubkey {
         self.wallet.pubkey()
+    }
+
+    /// The capability tokens that tell engines on the mesh where this node's job channel
+    /// is (decision 151): the advertised port and the TLS key's fingerprint. The node's
+    /// mesh announcement carries them beside its other capabilities.
+    pub fn channel_capabilities(&self) -> Vec<String> {
+        // `node.advertise` is `https://host:port`; the listen port when it names none.
+        let port = self
+            .cfg
+            .node
+            .advertise
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.trim_end_matches('/').parse::<u16>().ok())
+            .unwrap_or(self.cfg.node.listen.port());
+        cyxwiz_channel::discovery::ChannelContact {
+            port,
+            fingerprint: self.fingerprint,
+        }
+        .capabilities()
     }
 
     pub fn coordinator(&self) -> CoordinatorClient {
@@ -247,7 +282,149 @@ impl Node {
         }
     }
 
+    /// Admits a job uploaded without a coordinator credential (decision 150): the
+    /// header must be signed by the escrow's user (`cyxwiz_proto::auth` over the header,
+    /// method `SendJob`, fresh timestamp, single-use nonce) and name this node, and the
+    /// escrow on chain must be assigned to this node, `Assigned` (or `InProgress` with
+    /// this node, a retried upload), funded and not timed out. Returns the engine wallet
+    /// and the job's configuration as the coordinator's `VerifyToken` would. Every
+    /// refusal happens before anything is stored or started.
+    pub async fn admit_direct(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        header: &UploadHeader,
+    ) -> Result<(Pubkey, cv1::JobConfig), tonic::Status> {
+        use tonic::Status;
+        let direct = header
+            .direct
+            .as_ref()
+            .ok_or_else(|| Status::invalid_argument("the upload header has no direct job"))?;
+        let caller = cyxwiz_proto::auth::verify(
+            metadata,
+            cyxwiz_channel::methods::SEND_JOB,
+            header,
+            cyxwiz_proto::auth::now_ms(),
+            MAX_SKEW_MS,
+        )
+        .map_err(|e| Status::unauthenticated(format!("direct job: {e}")))?;
+        let id: [u8; 16] = header
+            .job_id
+            .as_slice()
+            .try_into()
+            .map_err(|_| Status::invalid_argument("job_id must be 16 bytes"))?;
+        let owner = self.owner();
+        if direct.node.as_slice() != owner.as_ref() {
+            let named = <[u8; 32]>::try_from(direct.node.as_slice())
+                .map(|b| Pubkey::new_from_array(b).to_string())
+                .unwrap_or_else(|_| format!("{} bytes", direct.node.len()));
+            return Err(Status::permission_denied(format!(
+                "the upload is signed for node {named}; this node is {owner}"
+            )));
+        }
+        if direct.module_hash.len() != 32 || direct.dataset_hash.len() != 32 {
+            return Err(Status::invalid_argument(
+                "module_hash and dataset_hash must be 32-byte SHA-256 digests",
+            ));
+        }
+        // Replays are refused before any chain read, so they cost nothing.
+        if !self.use_nonce(caller.nonce) {
+            return Err(Status::unauthenticated(
+                "replayed request (nonce already used)",
+            ));
+        }
+        let unavailable = |e: ChainError| Status::unavailable(format!("reading the chain: {e}"));
+        let escrow = self
+            .escrow(&id)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| {
+                Status::not_found(format!("no escrow on chain for job {}", hex::encode(id)))
+            })?;
+        if escrow.user != caller.wallet {
+            return Err(Status::permission_denied(format!(
+                "the upload is signed by {}, but the escrow belongs to {}",
+                caller.wallet, escrow.user
+            )));
+        }
+        if escrow.node == Pubkey::default() {
+            return Err(Status::failed_precondition(format!(
+                "the escrow is {:?}: no node is assigned yet (assign_node_by_user first)",
+                escrow.state
+            )));
+        }
+        if escrow.node != owner {
+            return Err(Status::permission_denied(format!(
+                "the escrow is assigned to another node ({})",
+                escrow.node
+            )));
+        }
+        if !matches!(
+            escrow.state,
+            EscrowState::Assigned | EscrowState::InProgress
+        ) {
+            return Err(Status::failed_precondition(format!(
+                "the escrow is {:?}: only an assigned escrow can start a job",
+                escrow.state
+            )));
+        }
+        let now = self.chain.unix_time().await.map_err(unavailable)?;
+        if now >= escrow.timeout_at {
+            return Err(Status::failed_precondition(format!(
+                "the escrow timed out at {} (chain time {now})",
+                escrow.timeout_at
+            )));
+        }
+        let vault = pda::escrow_vault(&pda::escrow(&id));
+        let held = self
+            .chain
+            .token_balance(&vault)
+            .await
+            .map_err(unavailable)?;
+        if held < escrow.amount {
+            return Err(Status::failed_precondition(format!(
+                "the escrow's vault holds {held} of its {} base units",
+                escrow.amount
+            )));
+        }
+        Ok((
+            caller.wallet,
+            cv1::JobConfig {
+                module_hash: direct.module_hash.clone(),
+                module_size: direct.module_size,
+                dataset_hash: direct.dataset_hash.clone(),
+                dataset_size: direct.dataset_size,
+                epochs: escrow.epochs_required,
+                ..cv1::JobConfig::default()
+            },
+        ))
+    }
+
+    /// Whether reports should skip the coordinator now (it failed recently).
+    fn reports_paused(&self) -> bool {
+        lock(&self.reports_paused_until).is_some_and(|t| tokio::time::Instant::now() < t)
+    }
+
+    /// After a failed report: skip the coordinator for [`REPORT_PAUSE`]. Progress and
+    /// completion are on chain (anchors, `complete_payment`) and the coordinator follows
+    /// them from the chain's events when it is back, so nothing is queued: a dead
+    /// coordinator costs each job one bounded call (the channel's timeout), not one per
+    /// report.
+    fn pause_reports(&self, job: &JobHandle, what: &str, error: &str) {
+        let mut until = lock(&self.reports_paused_until);
+        let first = until.is_none_or(|t| tokio::time::Instant::now() >= t);
+        *until = Some(tokio::time::Instant::now() + REPORT_PAUSE);
+        if first {
+            tracing::warn!(job = %hex::encode(job.id), %error,
+                "{what} report failed; not reporting to the coordinator for {}s (the chain has the record)",
+                REPORT_PAUSE.as_secs());
+        }
+    }
+
     async fn report_progress(&self, job: &JobHandle, epoch: u32, hash: [u8; 32]) {
+        if self.reports_paused() {
+            tracing::debug!(job = %hex::encode(job.id), epoch, "coordinator down; progress report skipped");
+            return;
+        }
         let req = sign_now(
             methods::REPORT_PROGRESS,
             cv1::ReportProgressRequest {
@@ -257,12 +434,21 @@ impl Node {
             },
             &self.wallet,
         );
-        if let Err(s) = self.coordinator().report_progress(req).await {
-            tracing::warn!(job = %hex::encode(job.id), epoch, error = %s.message(), "progress report failed");
+        match self.coordinator().report_progress(req).await {
+            Ok(_) => {}
+            Err(s) if coordinator_down(&s) => self.pause_reports(job, "progress", s.message()),
+            Err(s) => {
+                tracing::warn!(job = %hex::encode(job.id), epoch, error = %s.message(), "progress report refused")
+            }
         }
     }
 
     async fn report_completion(&self, job: &JobHandle, t: &Trained, payment: &str) {
+        if self.reports_paused() {
+            tracing::info!(job = %hex::encode(job.id), %payment,
+                "coordinator down; completion not reported (the payment is on chain)");
+            return;
+        }
         let req = sign_now(
             methods::REPORT_COMPLETION,
             cv1::ReportCompletionRequest {
@@ -274,8 +460,12 @@ impl Node {
             },
             &self.wallet,
         );
-        if let Err(s) = self.coordinator().report_completion(req).await {
-            tracing::warn!(job = %hex::encode(job.id), error = %s.message(), "completion report failed");
+        match self.coordinator().report_completion(req).await {
+            Ok(_) => {}
+            Err(s) if coordinator_down(&s) => self.pause_reports(job, "completion", s.message()),
+            Err(s) => {
+                tracing::warn!(job = %hex::encode(job.id), error = %s.message(), "completion report refused")
+            }
         }
     }
 

@@ -1,5 +1,10 @@
 //! The job channel's gRPC service (see `proto/cyxwiz/node/v1/node.proto`).
 //!
+//! `SendJob` admits a job in one of two ways: the coordinator's single-use credential
+//! (redeemed with `VerifyToken`), or, when the engine works without a coordinator, a
+//! header signed by the escrow's user and checked against the escrow on chain
+//! ([`Node::admit_direct`], decision 150). Either way the job then proceeds the same.
+//!
 //! Every refusal is a status code with a message that says what was wrong; nothing an
 //! engine sends can panic the node, and a failed upload leaves no job and no files.
 
@@ -81,6 +86,34 @@ impl ChannelService {
             ));
         }
         Ok(job)
+    }
+
+    /// Redeems the coordinator's credential for job `id`: the engine wallet and the
+    /// job's configuration.
+    async fn redeem(
+        &self,
+        token: &str,
+        id: &[u8; 16],
+    ) -> Result<(Pubkey, cyxwiz_proto::v1::JobConfig), Status> {
+        let grant = self.node.verify_token(token).await?;
+        if grant.job_id.as_slice() != id.as_slice() {
+            return Err(Status::permission_denied(
+                "the credential was issued for another job",
+            ));
+        }
+        if grant.tls_fingerprint.as_slice() != self.node.fingerprint.as_slice() {
+            return Err(Status::permission_denied(
+                "the credential was issued for another TLS key than this node's",
+            ));
+        }
+        let engine: Pubkey = grant
+            .engine_wallet
+            .parse()
+            .map_err(|_| Status::internal("the coordinator named a malformed engine wallet"))?;
+        let config = grant
+            .config
+            .ok_or_else(|| Status::internal("the coordinator sent no job configuration"))?;
+        Ok((engine, config))
     }
 
     async fn next_chunk(
@@ -168,13 +201,9 @@ impl JobChannel for ChannelService {
     ) -> Result<Response<v1::SendJobResponse>, Status> {
         let node = &self.node;
         let cfg = &node.cfg.jobs;
-        let token = bearer(request.metadata())
-            .ok_or_else(|| {
-                Status::unauthenticated(
-                    "SendJob needs the coordinator's credential (authorization: Bearer <jwt>)",
-                )
-            })?
-            .to_string();
+        let token = bearer(request.metadata()).map(str::to_string);
+        // The direct path's signature covers the header, which is only read below.
+        let metadata = token.is_none().then(|| request.metadata().clone());
         let mut stream = request.into_inner();
         let idle = Duration::from_secs(cfg.upload_idle_secs);
         let header = match self.next_chunk(&mut stream, idle).await? {
@@ -188,24 +217,19 @@ impl JobChannel for ChannelService {
             }
         };
         let id = job_id(&header.job_id)?;
-        let grant = node.verify_token(&token).await?;
-        if grant.job_id.as_slice() != id.as_slice() {
-            return Err(Status::permission_denied(
-                "the credential was issued for another job",
-            ));
-        }
-        if grant.tls_fingerprint.as_slice() != node.fingerprint.as_slice() {
-            return Err(Status::permission_denied(
-                "the credential was issued for another TLS key than this node's",
-            ));
-        }
-        let engine: Pubkey = grant
-            .engine_wallet
-            .parse()
-            .map_err(|_| Status::internal("the coordinator named a malformed engine wallet"))?;
-        let config = grant
-            .config
-            .ok_or_else(|| Status::internal("the coordinator sent no job configuration"))?;
+        let (engine, config) = match (token, metadata) {
+            (Some(token), _) => self.redeem(&token, &id).await?,
+            // Without a coordinator: the escrow's user signed the header (decision 150).
+            (None, Some(metadata)) if header.direct.is_some() => {
+                node.admit_direct(&metadata, &header).await?
+            }
+            _ => {
+                return Err(Status::unauthenticated(
+                    "SendJob needs the coordinator's credential (authorization: Bearer <jwt>) \
+                     or a direct-job header signed by the escrow's user",
+                ));
+            }
+        };
         if config.epochs == 0 {
             return Err(Status::invalid_argument("the job has no epochs"));
         }

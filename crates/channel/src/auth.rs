@@ -5,6 +5,10 @@
 //! Every later call is signed by that wallet with [`cyxwiz_proto::auth`] (the method name
 //! in the signature keeps a coordinator signature from being replayed here and vice
 //! versa), so engines keep access to their job while the coordinator is down.
+//!
+//! Without a coordinator, `SendJob` carries no token: its header holds a `DirectJob` and
+//! the request is signed by the escrow's user over that header (method `SendJob`); the
+//! node admits it against the escrow on chain (decision 150).
 
 use tonic::metadata::{MetadataMap, MetadataValue};
 

@@ -8,9 +8,12 @@
 //!   coordinator matched it with and nothing else.
 //! * [`auth`]: how each call is authenticated (bearer JWT for `SendJob`, the engine
 //!   wallet's request signature for the rest) and the channel's size limits.
+//! * [`discovery`]: how a node announces its channel (port, TLS fingerprint) on the mesh
+//!   so engines find it without the coordinator.
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod discovery;
 pub mod tls;
 
 /// Generated messages, the `job_channel_client` and the `job_channel_server`.

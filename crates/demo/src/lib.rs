@@ -61,6 +61,9 @@ pub struct NetOptions {
     /// The coordinator's credential lifetime.
     pub jwt_ttl_secs: u64,
     pub failed_refund_grace_secs: u64,
+    /// JobEscrow's `user_assign_after_secs` on this chain (`None`: the program's 15
+    /// minutes); tests of jobs without the coordinator shorten it.
+    pub user_assign_after_secs: Option<i64>,
     /// Where everything lives (a fresh temporary directory if `None`).
     pub dir: Option<PathBuf>,
 }
@@ -75,6 +78,7 @@ impl Default for NetOptions {
             slot_time_ms: 50,
             jwt_ttl_secs: 120,
             failed_refund_grace_secs: 60,
+            user_assign_after_secs: None,
             dir: None,
         }
     }
@@ -123,11 +127,14 @@ impl Network {
                 (Some(t), d)
             }
         };
-        let net = Localnet::start(LocalnetConfig {
+        let mut chain = LocalnetConfig {
             slot_time_ms: options.slot_time_ms,
             ..LocalnetConfig::default()
-        })
-        .await?;
+        };
+        if let Some(secs) = options.user_assign_after_secs {
+            chain.params.escrow.user_assign_after_secs = secs;
+        }
+        let net = Localnet::start(chain).await?;
 
         let cdir = dir.join("coordinator");
         std::fs::create_dir_all(&cdir)?;
