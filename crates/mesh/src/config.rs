@@ -64,6 +64,54 @@ impl Default for GossipConfig {
     }
 }
 
+/// Limits of the relay v2 hop a reachable node serves. libp2p's defaults (2 minutes and
+/// 128 KiB per circuit) make a relay a stepping stone for DCUtR only: when the hole
+/// punch fails (a symmetric NAT) the relayed connection *is* the connection, so ours
+/// last an hour and carry 16 MiB of mesh control traffic, and a node serves more
+/// circuits. Circuits past the limit close; the next request redials through the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RelayConfig {
+    pub max_reservations: usize,
+    pub max_reservations_per_peer: usize,
+    pub max_circuits: usize,
+    pub max_circuits_per_peer: usize,
+    #[serde(with = "secs")]
+    pub max_circuit_duration: Duration,
+    pub max_circuit_bytes: u64,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            max_reservations: 128,
+            max_reservations_per_peer: 4,
+            max_circuits: 64,
+            max_circuits_per_peer: 8,
+            max_circuit_duration: Duration::from_secs(3_600),
+            max_circuit_bytes: 16 << 20,
+        }
+    }
+}
+
+impl RelayConfig {
+    /// libp2p's relay configuration with these limits (its rate limiters kept).
+    pub fn to_libp2p(&self) -> libp2p::relay::Config {
+        libp2p::relay::Config {
+            max_reservations: self.max_reservations,
+            max_reservations_per_peer: self.max_reservations_per_peer,
+            max_circuits: self.max_circuits,
+            max_circuits_per_peer: self.max_circuits_per_peer,
+            // The relay protocol carries the duration as u32 seconds.
+            max_circuit_duration: self
+                .max_circuit_duration
+                .min(Duration::from_secs(u64::from(u32::MAX))),
+            max_circuit_bytes: self.max_circuit_bytes,
+            ..libp2p::relay::Config::default()
+        }
+    }
+}
+
 /// Everything the mesh needs except the node key and the stake oracle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -109,6 +157,8 @@ pub struct MeshConfig {
     #[serde(with = "secs")]
     pub query_timeout: Duration,
     pub gossip: GossipConfig,
+    /// The relay hop's limits (reachable nodes only).
+    pub relay_server: RelayConfig,
     pub diversity: DiversityConfig,
     pub admission: AdmissionConfig,
     pub stake_cache: CacheConfig,
@@ -146,6 +196,7 @@ impl Default for MeshConfig {
             goodbye_timeout: Duration::from_millis(1_000),
             query_timeout: Duration::from_secs(20),
             gossip: GossipConfig::default(),
+            relay_server: RelayConfig::default(),
             diversity: DiversityConfig::default(),
             admission: AdmissionConfig::default(),
             stake_cache: CacheConfig::default(),

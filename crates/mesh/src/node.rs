@@ -134,6 +134,14 @@ pub enum MeshEvent {
     PeerConnected {
         peer: PeerId,
     },
+    /// A connection to `peer` was established (every one, not only the first), with
+    /// whether it runs through a relay circuit: a hole punch shows as a relayed
+    /// connection followed by a direct one, which `PeerConnected` alone cannot tell.
+    Connection {
+        peer: PeerId,
+        address: Multiaddr,
+        relayed: bool,
+    },
     PeerDisconnected {
         peer: PeerId,
     },
@@ -293,7 +301,7 @@ fn build_behaviour(
         relay_client,
         relay: cfg
             .reachable
-            .then(|| relay::Behaviour::new(peer_id, relay::Config::default()))
+            .then(|| relay::Behaviour::new(peer_id, cfg.relay_server.to_libp2p()))
             .into(),
         dcutr: dcutr::Behaviour::new(peer_id),
         autonat,
@@ -421,6 +429,8 @@ pub(crate) struct Task {
     gossip_in: RateWindow,
     gossip_out: RateWindow,
     counters: Counters,
+    /// Circuit listeners on configured relays, by listener, with the relay's peer id.
+    relay_listeners: HashMap<libp2p::core::transport::ListenerId, PeerId>,
 }
 
 impl Task {
@@ -464,6 +474,7 @@ impl Task {
             started: now,
             gossip_in: RateWindow::new(now),
             gossip_out: RateWindow::new(now),
+            relay_listeners: HashMap::new(),
             counters: Counters {
                 gossip_received: 0,
                 gossip_published: 0,
@@ -493,16 +504,36 @@ impl Task {
         for addr in self.cfg.external_addresses.clone() {
             self.swarm.add_external_address(addr);
         }
+        // Reservations first: the relay client dials its relay only if no dial to it
+        // is in flight, so a bootstrap dial to the same peer would make it give up.
+        self.reserve_relays();
         self.dial_bootstrap();
-        if !self.cfg.reachable {
-            for relay in self.cfg.relays.clone() {
-                let circuit = relay.clone().with(libp2p::multiaddr::Protocol::P2pCircuit);
-                if let Err(e) = self.swarm.listen_on(circuit) {
-                    tracing::warn!(%relay, error = %e, "cannot reserve on relay");
+        Ok(())
+    }
+
+    /// Listens through every configured relay that has no live circuit listener: at
+    /// start, and on each discovery round after a reservation failed or its relay
+    /// connection closed (the relay client does not retry by itself).
+    fn reserve_relays(&mut self) {
+        if self.cfg.reachable {
+            return;
+        }
+        for relay in self.cfg.relays.clone() {
+            let Some(peer) = peer_of(&relay) else {
+                tracing::warn!(%relay, "relay address without /p2p/<peer id>: not reserving");
+                continue;
+            };
+            if self.relay_listeners.values().any(|p| *p == peer) {
+                continue;
+            }
+            let circuit = relay.clone().with(libp2p::multiaddr::Protocol::P2pCircuit);
+            match self.swarm.listen_on(circuit) {
+                Ok(id) => {
+                    self.relay_listeners.insert(id, peer);
                 }
+                Err(e) => tracing::warn!(%relay, error = %e, "cannot reserve on relay"),
             }
         }
-        Ok(())
     }
 
     fn dial_bootstrap(&mut self) {
@@ -517,6 +548,11 @@ impl Task {
                 }
                 // A bootstrap peer is routable by configuration (subject to the quota).
                 self.add_routing(peer, addr.clone());
+                // A relay we reserve on is being dialled by the relay client; a second
+                // dial would abort that one (and with it the reservation).
+                if self.relay_listeners.values().any(|p| *p == peer) {
+                    continue;
+                }
             }
             if let Err(e) = self.swarm.dial(addr.clone()) {
                 tracing::debug!(%addr, error = %e, "bootstrap dial failed");
@@ -917,6 +953,7 @@ impl Task {
     }
 
     fn discover(&mut self) {
+        self.reserve_relays();
         let connected = self.peers.len();
         if connected < self.cfg.max_peers {
             self.dial_bootstrap();
@@ -949,6 +986,15 @@ impl Task {
 
     fn on_swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
         match ev {
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason,
+                ..
+            } => {
+                if let Some(relay) = self.relay_listeners.remove(&listener_id) {
+                    tracing::info!(%relay, ?reason, "relay reservation ended; retried next round");
+                }
+            }
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "mesh listening");
                 self.emit(MeshEvent::Listening(address));
@@ -961,10 +1007,14 @@ impl Task {
                 ..
             } => {
                 let st = self.peers.entry(peer_id).or_default();
-                st.conns.insert(
-                    connection_id,
-                    (endpoint.get_remote_address().clone(), endpoint.is_relayed()),
-                );
+                let address = endpoint.get_remote_address().clone();
+                let relayed = endpoint.is_relayed();
+                st.conns.insert(connection_id, (address.clone(), relayed));
+                self.emit(MeshEvent::Connection {
+                    peer: peer_id,
+                    address,
+                    relayed,
+                });
                 if num_established.get() == 1 {
                     if let Some(own) = &self.own {
                         let bytes = own.encode();
@@ -1553,6 +1603,14 @@ impl Task {
         }
         Topology::build(local, nodes, edges)
     }
+}
+
+/// The `/p2p/<peer id>` of an address, if it has one.
+fn peer_of(a: &Multiaddr) -> Option<PeerId> {
+    a.iter().find_map(|p| match p {
+        libp2p::multiaddr::Protocol::P2p(id) => Some(id),
+        _ => None,
+    })
 }
 
 fn is_unspecified(a: &Multiaddr) -> bool {
