@@ -18,6 +18,7 @@ CFLAGS=(
   -nostdlib -ffreestanding
   -ffp-contract=off -fno-math-errno   # no FMA contraction; sqrt inlines to f32/f64.sqrt
   -mbulk-memory                       # zeroing/copy loops may lower to memory.fill/copy
+  -msimd128                           # wasm SIMD (not relaxed-simd): lane-exact IEEE ops, so results stay bit-identical
   -fvisibility=hidden                 # only export_name() functions are exported
   -Wall -Wextra -Werror
 )

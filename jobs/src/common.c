@@ -255,3 +255,4 @@ int32_t cyx_set_weights(cyx_ptr ptr, int32_t len) {
     }
     return CYX_OK;
 }
+

@@ -107,5 +107,62 @@ float cyx_expf(float x);
 float cyx_logf(float x);
 int cyx_isfinite(float x);
 float cyx_sqrtf(float x);                    /* __builtin_sqrtf: correctly rounded (f32.sqrt) */
+/* Before an element-wise loop: vectorise it and run four vectors per trip, so the
+ * sandbox's per-loop fuel and interruption checks are paid a quarter as often. Changes
+ * no result (each element's operations stay the same); a no-op outside clang. */
+#if defined(__clang__)
+#define CYX_HOT_LOOP _Pragma("clang loop vectorize(enable) interleave_count(8)")
+#else
+#define CYX_HOT_LOOP
+#endif
+
+/* ----------------------------------------------------------- dot product -- */
+/* b + a·x in a fixed 4-lane order, the same with and without SIMD:
+ *   acc[r] = sum over i ≡ r (mod 4), in increasing i, of a[i]·x[i]   (acc[r] starts at 0)
+ *   result = b + ((acc[0] + acc[1]) + (acc[2] + acc[3]))
+ * Every step is one binary32 multiply or add (-ffp-contract=off), so the wasm128
+ * path (one f32x4 lane per residue) and the scalar path give the same bits; the
+ * four independent chains are also what lets either run at vector or ILP speed
+ * instead of one serial chain (docs/job-abi.md §4). Inline, so the
+ * per-row call (and the sandbox's fuel bookkeeping at calls) disappears. */
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+static inline float cyx_dot(float b, const float *a, const float *x, uint32_t n) {
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    uint32_t i = 0;
+    /* Four vectors per trip, added in order: the same sums as one vector per trip, but
+     * the sandbox's per-loop fuel and interruption checks run a quarter as often. */
+    for (; i + 16u <= n; i += 16u) {
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(&a[i]), wasm_v128_load(&x[i])));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(&a[i + 4u]), wasm_v128_load(&x[i + 4u])));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(&a[i + 8u]), wasm_v128_load(&x[i + 8u])));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(&a[i + 12u]), wasm_v128_load(&x[i + 12u])));
+    }
+    for (; i + 4u <= n; i += 4u)
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(&a[i]), wasm_v128_load(&x[i])));
+    float l0 = wasm_f32x4_extract_lane(acc, 0), l1 = wasm_f32x4_extract_lane(acc, 1);
+    float l2 = wasm_f32x4_extract_lane(acc, 2), l3 = wasm_f32x4_extract_lane(acc, 3);
+    /* the tail: i ≡ 0, 1, 2 (mod 4) */
+    if (i < n) l0 = l0 + a[i] * x[i];
+    if (i + 1u < n) l1 = l1 + a[i + 1u] * x[i + 1u];
+    if (i + 2u < n) l2 = l2 + a[i + 2u] * x[i + 2u];
+    return b + ((l0 + l1) + (l2 + l3));
+}
+#else
+static inline float cyx_dot(float b, const float *a, const float *x, uint32_t n) {
+    float l0 = 0.0f, l1 = 0.0f, l2 = 0.0f, l3 = 0.0f;
+    uint32_t i = 0;
+    for (; i + 4u <= n; i += 4u) {
+        l0 = l0 + a[i] * x[i];
+        l1 = l1 + a[i + 1u] * x[i + 1u];
+        l2 = l2 + a[i + 2u] * x[i + 2u];
+        l3 = l3 + a[i + 3u] * x[i + 3u];
+    }
+    if (i < n) l0 = l0 + a[i] * x[i];
+    if (i + 1u < n) l1 = l1 + a[i + 1u] * x[i + 1u];
+    if (i + 2u < n) l2 = l2 + a[i + 2u] * x[i + 2u];
+    return b + ((l0 + l1) + (l2 + l3));
+}
+#endif
 
 #endif /* CYX_H */

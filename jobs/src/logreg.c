@@ -59,8 +59,7 @@ void kernel_init_weights(float *w, uint32_t n, uint64_t seed) {
 
 /* logit, loss and correctness for one row; returns dL/dz = sigmoid(z) - y */
 static float forward(const float *w, const float *x, uint32_t f, uint32_t y, cyx_stats *st) {
-    float z = w[f];
-    for (uint32_t j = 0; j < f; j++) z = z + w[j] * x[j];
+    float z = cyx_dot(w[f], w, x, f);
     /* loss = softplus(z) - y*z = log(1 + e^-|z|) + max(z, 0) - y*z */
     float az = z < 0.0f ? -z : z;
     float e = cyx_expf(-az);

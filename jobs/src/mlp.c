@@ -80,15 +80,13 @@ static void forward(const float *w, const float *x, uint32_t y, cyx_stats *st) {
     const float *W1 = w, *b1 = W1 + (size_t)H * F, *W2 = b1 + H, *b2 = W2 + (size_t)C * H;
     for (uint32_t j = 0; j < H; j++) {
         const float *row = &W1[(size_t)j * F];
-        float a = b1[j];
-        for (uint32_t i = 0; i < F; i++) a = a + row[i] * x[i];
+        float a = cyx_dot(b1[j], row, x, F);
         g_h[j] = a > 0.0f ? a : 0.0f;
     }
     uint32_t best = 0;
     for (uint32_t k = 0; k < C; k++) {
         const float *row = &W2[(size_t)k * H];
-        float a = b2[k];
-        for (uint32_t j = 0; j < H; j++) a = a + row[j] * g_h[j];
+        float a = cyx_dot(b2[k], row, g_h, H);
         g_z[k] = a;
         if (a > g_z[best]) best = k;
     }
@@ -117,6 +115,7 @@ int32_t kernel_train(const cyx_dataset *ds, float *w, const uint32_t *order, uin
     float lr = MLP_LR0 / (1.0f + MLP_DECAY * (float)epoch);
     for (uint32_t b0 = 0; b0 < n; b0 += MLP_BATCH) {
         uint32_t bn = n - b0 < MLP_BATCH ? n - b0 : MLP_BATCH;
+        CYX_HOT_LOOP
         for (size_t i = 0; i < np; i++) g_grad[i] = 0.0f;
         for (uint32_t s = 0; s < bn; s++) {
             uint32_t r = order[b0 + s];
@@ -130,6 +129,7 @@ int32_t kernel_train(const cyx_dataset *ds, float *w, const uint32_t *order, uin
                 float dz = g_z[k];
                 const float *row = &W2[(size_t)k * H];
                 float *grow = &gW2[(size_t)k * H];
+                CYX_HOT_LOOP
                 for (uint32_t j = 0; j < H; j++) {
                     grow[j] = grow[j] + dz * g_h[j];
                     g_dh[j] = g_dh[j] + dz * row[j];
@@ -140,14 +140,17 @@ int32_t kernel_train(const cyx_dataset *ds, float *w, const uint32_t *order, uin
                 if (!(g_h[j] > 0.0f)) continue; /* relu'(a) = 0 for a <= 0 */
                 float d = g_dh[j];
                 float *grow = &gW1[(size_t)j * F];
+                CYX_HOT_LOOP
                 for (uint32_t i = 0; i < F; i++) grow[i] = grow[i] + d * x[i];
                 gb1[j] = gb1[j] + d;
             }
         }
         float inv = 1.0f / (float)bn;
         float *b1 = w + nw1, *b2 = W2 + nw2;
+        CYX_HOT_LOOP
         for (size_t i = 0; i < nw1; i++) w[i] = w[i] - lr * (gW1[i] * inv + MLP_L2 * w[i]);
         for (uint32_t i = 0; i < H; i++) b1[i] = b1[i] - lr * (gb1[i] * inv);
+        CYX_HOT_LOOP
         for (size_t i = 0; i < nw2; i++) W2[i] = W2[i] - lr * (gW2[i] * inv + MLP_L2 * W2[i]);
         for (uint32_t i = 0; i < C; i++) b2[i] = b2[i] - lr * (gb2[i] * inv);
     }

@@ -12,8 +12,10 @@
 //! - **memory** is capped by a resource limiter; growing past it traps the job;
 //! - **wall time** is capped by epoch interruption (a ticker thread advances the engine
 //!   epoch);
-//! - **floats** are bit-identical across machines: NaNs are canonicalised, SIMD (whose
-//!   relaxed forms are non-deterministic) and threads are disabled.
+//! - **floats** are bit-identical across machines: NaNs are canonicalised (scalar and
+//!   vector results alike); 128-bit SIMD is on, since every one of its float operations
+//!   is lane-wise IEEE-754 with one defined result, while relaxed SIMD (whose results
+//!   may differ by CPU) and threads are off.
 //!
 //! Same module + same data + same seed ⇒ the same weights, bit for bit. That is what
 //! makes re-execution a proof tool.
@@ -131,7 +133,7 @@ impl Sandbox {
             .consume_fuel(true)
             .epoch_interruption(true)
             .cranelift_nan_canonicalization(true)
-            .wasm_simd(false)
+            .wasm_simd(true)
             .wasm_relaxed_simd(false)
             .wasm_multi_memory(false)
             .wasm_memory64(false);

@@ -298,3 +298,38 @@ fn a_failing_job_does_not_disturb_another_running_beside_it() {
     assert!(losses.iter().all(|l| l.is_ok()));
     assert_eq!(losses[19], Ok(Some(500.0 * (1..=20).sum::<u32>() as f64)));
 }
+
+#[test]
+fn vector_float_results_are_nan_canonical_and_relaxed_simd_is_refused() {
+    let sb = sandbox(Limits::default());
+    // A signalling NaN with a payload, plus 1, in every lane: x86 would return the quieted
+    // payload (0x7FE00001) and ARM another pattern; the sandbox returns the one canonical
+    // NaN (0x7FC00000), so a kernel that looks at the bits still agrees everywhere.
+    let simd = module(
+        1,
+        r#"(call $report (i32.const 5) (f64.convert_i32_u (i32x4.extract_lane 3
+             (f32x4.add (v128.const i32x4 0x7fa00001 0x7fa00001 0x7fa00001 0x7fa00001)
+                        (v128.const f32x4 1 1 1 1)))))
+           (call $report (i32.const 6) (f64.convert_i32_u (i32x4.extract_lane 0
+             (f32x4.mul (v128.const f32x4 1.5 2 3 4) (v128.const f32x4 2 0.5 1 1)))))"#,
+        "",
+    );
+    let m = sb.load(simd.as_bytes()).expect("128-bit SIMD is allowed");
+    let mut job = sb.instantiate(&m).unwrap();
+    job.init(&[1], 0).unwrap();
+    let r = job.train_epoch(1).unwrap();
+    assert_eq!(r.metric(5), Some(f64::from(0x7FC0_0000u32)));
+    assert_eq!(r.metric(6), Some(f64::from(3.0f32.to_bits())));
+
+    // Relaxed SIMD may round or pick NaNs differently per CPU: not even loadable.
+    let relaxed = module(
+        1,
+        r#"(drop (f32x4.relaxed_madd (v128.const f32x4 1 1 1 1) (v128.const f32x4 1 1 1 1)
+                                     (v128.const f32x4 1 1 1 1)))"#,
+        "",
+    );
+    assert!(matches!(
+        sb.load(relaxed.as_bytes()),
+        Err(JobError::InvalidModule(_))
+    ));
+}
