@@ -22,12 +22,16 @@
 //! Without the coordinator (unreachable, or `[engine] discovery = "mesh"`), [`direct`]
 //! takes steps 1–4 over: nodes found on the mesh and checked on chain, the escrow
 //! assigned by the user itself (`assign_node_by_user`), the upload signed by the wallet.
+//!
+//! [`daemon`] is the operator's side of the node daemon: `cyxwiz start`, `stop`,
+//! `status`, `peers` and `network …` over `cyxwizd`'s admin socket.
 #![forbid(unsafe_code)]
 
 pub mod amount;
 pub mod audit;
 pub mod config;
 pub mod console;
+pub mod daemon;
 pub mod direct;
 pub mod download;
 pub mod engine;

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use cyxwiz_channel::v1::Control;
 use cyxwiz_engine_client::{
-    Engine, EngineConfig, JobSpec, amount::display_tokens, console::ConsoleObserver,
+    Engine, EngineConfig, JobSpec, amount::display_tokens, console::ConsoleObserver, daemon,
     engine::job_state_name, journal::JobRecord, parse_tokens, spec::parse_priority,
 };
 use serde_json::json;
@@ -47,10 +47,11 @@ enum Command {
     Run(RunArgs),
     /// List the jobs in the local journal.
     Jobs,
-    /// Show a job's state (coordinator, chain and journal).
+    /// Show a job's state (coordinator, chain and journal); without a job, the node
+    /// daemon's status (lifecycle, peer id, stake, jobs, NAT, addresses).
     Status {
         /// Job id (or a unique prefix of one in the journal).
-        job: String,
+        job: Option<String>,
     },
     /// Download a completed job's weights and verify them against the chain.
     Result {
@@ -96,6 +97,8 @@ enum Command {
     Rate { job: String, stars: u8 },
     /// The wallet's SOL and CYXWIZ.
     Balance,
+    #[command(flatten)]
+    Daemon(daemon::DaemonCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -206,6 +209,16 @@ fn print(json: bool, value: serde_json::Value, human: impl FnOnce()) {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    // The node daemon's commands need its data dir only, not the engine's wallet.
+    match &cli.command {
+        Command::Daemon(cmd) => {
+            return Ok(daemon::run(cmd, cli.config.as_deref(), cli.json).await?);
+        }
+        Command::Status { job: None } => {
+            return Ok(daemon::status(cli.config.as_deref(), cli.json).await?);
+        }
+        _ => {}
+    }
     let config = load_config(&cli)?;
     let json = cli.json;
     match cli.command {
@@ -233,7 +246,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             });
             Ok(())
         }
-        Command::Status { job } => status(config, &job, json).await,
+        Command::Status { job: Some(job) } => status(config, &job, json).await,
+        Command::Status { job: None } | Command::Daemon(_) => Ok(()), // answered above
         Command::Result { job, out } => result(config, &job, out.as_deref(), json).await,
         Command::Cancel { job } => {
             let e = engine(config)?;

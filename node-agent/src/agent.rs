@@ -1,7 +1,10 @@
-//! The node's lifecycle (seed 000): INIT (configuration, keys), JOIN (stake on chain,
-//! register with the coordinator), SERVE (the TLS job channel, heartbeats, jobs restored
-//! from disk), SHUTDOWN (jobs stop at an epoch boundary with their checkpoints on disk,
-//! settlements in flight get a grace period, key material is zeroed).
+//! The node's lifecycle (seed 000): INIT (configuration, keys), JOIN (stake on chain),
+//! DISCOVER (the IP mesh listens and dials its bootstrap peers), JOIN MESH (the node's
+//! staked announcement is published, [`crate::network`]), SERVE (the TLS job channel,
+//! registration and heartbeats with the coordinator, jobs restored from disk), SHUTDOWN
+//! (GOODBYE to the mesh, jobs stop at an epoch boundary with their checkpoints on disk,
+//! settlements in flight get a grace period, key material is zeroed). The admin socket
+//! ([`crate::admin`]) answers from JOIN on, and its `stop` request is a SHUTDOWN.
 
 use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
@@ -15,7 +18,13 @@ use solana_signer::Signer;
 use tokio::sync::watch;
 use tonic::transport::{Endpoint, Server};
 
-use crate::{config::Config, node::Node, service::ChannelService};
+use crate::{
+    admin::{AdminContext, AdminServer, Lifecycle},
+    config::Config,
+    network::{AnnounceInfo, MeshNode},
+    node::Node,
+    service::ChannelService,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -35,6 +44,10 @@ pub enum AgentError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
 }
 
 /// Loads the operator keypair, creating it (mode 0600) on first start.
@@ -58,6 +71,11 @@ pub struct Agent {
     background: tokio::task::JoinHandle<()>,
     registered: watch::Receiver<bool>,
     tls: Option<TlsIdentity>,
+    mesh: Option<MeshNode>,
+    admin: Option<AdminServer>,
+    state: watch::Sender<Lifecycle>,
+    /// Set by the admin socket's `stop`.
+    stop_requested: watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -73,6 +91,8 @@ impl Agent {
     /// INIT, JOIN on chain, start serving; registration with the coordinator and the
     /// heartbeats continue in the background (see [`Agent::wait_registered`]).
     pub async fn start(cfg: Config) -> Result<Agent, AgentError> {
+        let started = std::time::Instant::now();
+        let (state, state_rx) = watch::channel(Lifecycle::Init);
         let wallet = Arc::new(load_or_create_keypair(&cfg.node.keypair)?);
         let tls = TlsIdentity::load_or_create(&cfg.node.tls_key)?;
         std::fs::create_dir_all(&cfg.storage.data_dir).map_err(|e| {
@@ -81,6 +101,9 @@ impl Agent {
                 cfg.storage.data_dir.display()
             ))
         })?;
+        // The admin directory is checked now, before anything is staked, so a node that
+        // would refuse to serve its admin socket fails before it costs anything.
+        crate::admin::prepare_dir(&cfg.storage.data_dir)?;
         let chain_err = |source: ChainError| AgentError::Chain {
             url: cfg.chain.rpc_url.clone(),
             source: Box::new(source),
@@ -103,6 +126,7 @@ impl Agent {
         };
 
         // JOIN (chain): stake once, then keep the heartbeat fresh.
+        let _ = state.send(Lifecycle::Join);
         ensure_registered(
             &cfg,
             &chain,
@@ -127,6 +151,15 @@ impl Agent {
                 .map_err(|e| AgentError::Setup(format!("sandbox: {e}")))?,
         );
         let listen = cfg.node.listen;
+        let mesh_cfg = if cfg.network.enabled {
+            Some(
+                cfg.network
+                    .mesh_config()
+                    .map_err(|e| AgentError::Setup(e.to_string()))?,
+            )
+        } else {
+            None
+        };
         let node = Arc::new(Node::new(
             cfg,
             wallet,
@@ -137,6 +170,47 @@ impl Agent {
             sandbox,
             coordinator,
         ));
+        // The announcement also says where the job channel is (port, TLS fingerprint), so
+        // engines reach the node without the coordinator (decision 151).
+        let announce = AnnounceInfo::new(
+            &[
+                node.cfg.network.capabilities.clone(),
+                node.channel_capabilities(),
+            ]
+            .concat(),
+            &node.cfg.node.region,
+        );
+
+        // The admin socket answers from here on (status shows the steps below).
+        let oracle = crate::network::registry_oracle(&node.chain);
+        let (stop_tx, stop_requested) = watch::channel(false);
+        let ctx = Arc::new(AdminContext {
+            node: node.clone(),
+            mesh: std::sync::OnceLock::new(),
+            oracle: oracle.clone(),
+            state: state_rx,
+            stop: stop_tx,
+            started,
+        });
+        let admin = AdminServer::start(&node.cfg.storage.data_dir, ctx.clone()).await?;
+
+        // DISCOVER and JOIN MESH. The coordinator hands out no bootstrap peers (its API
+        // has none): the configured ones and mDNS are the ways in.
+        let mesh = match mesh_cfg {
+            Some(mesh_cfg) => {
+                let _ = state.send(Lifecycle::Discover);
+                let (mut mesh, events) =
+                    MeshNode::discover(&node.wallet, oracle.clone(), mesh_cfg, vec![]).await?;
+                let _ = state.send(Lifecycle::JoinMesh);
+                mesh.join(events, oracle, announce).await?;
+                let _ = ctx.mesh.set(mesh.mesh.clone());
+                Some(mesh)
+            }
+            None => {
+                tracing::info!("[network] enabled = false: not joining the mesh");
+                None
+            }
+        };
 
         // SERVE.
         let listener = tokio::net::TcpListener::bind(listen)
@@ -174,6 +248,7 @@ impl Agent {
 
         let (registered_tx, registered) = watch::channel(false);
         let background = tokio::spawn(keep_joined(node.clone(), stop.subscribe(), registered_tx));
+        let _ = state.send(Lifecycle::Serving);
         Ok(Agent {
             node,
             local_addr,
@@ -182,7 +257,28 @@ impl Agent {
             background,
             registered,
             tls: Some(tls),
+            mesh,
+            admin: Some(admin),
+            state,
+            stop_requested,
         })
+    }
+
+    /// The node's mesh handle (`None` with `[network] enabled = false`).
+    pub fn mesh(&self) -> Option<&cyxwiz_mesh::Mesh> {
+        self.mesh.as_ref().map(|m| &m.mesh)
+    }
+
+    /// Where the admin socket listens.
+    pub fn admin_socket(&self) -> Option<&Path> {
+        self.admin.as_ref().map(|a| a.path.as_path())
+    }
+
+    /// Resolves once a `stop` request came in over the admin socket.
+    pub async fn stop_requested(&self) {
+        let mut rx = self.stop_requested.clone();
+        // An error means the sender is gone, which it never is while the agent lives.
+        let _ = rx.wait_for(|s| *s).await;
     }
 
     pub fn node(&self) -> &Arc<Node> {
@@ -214,6 +310,12 @@ impl Agent {
     pub async fn shutdown(mut self) {
         let grace = Duration::from_secs(self.node.cfg.node.shutdown_grace_secs);
         tracing::info!("shutting down");
+        let _ = self.state.send(Lifecycle::ShuttingDown);
+        // GOODBYE first: peers drop the node at once instead of waiting for timeouts,
+        // and nobody discovers it for new work while its jobs wind down.
+        if let Some(mesh) = self.mesh.take() {
+            mesh.leave().await;
+        }
         self.node.shutdown(grace).await;
         let _ = self.stop.send(true);
         self.background.abort();
@@ -222,12 +324,15 @@ impl Agent {
         // The TLS key is held in zeroizing memory and the wallet's ed25519 signing key
         // zeroizes on drop: dropping the last references wipes them.
         self.tls.take();
+        if let Some(admin) = self.admin.take() {
+            admin.stop().await;
+        }
         tracing::info!("stopped");
     }
 }
 
-/// Runs a node until Ctrl-C or SIGTERM, then shuts it down gracefully: the daemon's
-/// whole life after its configuration is loaded.
+/// Runs a node until Ctrl-C, SIGTERM or an admin `stop`, then shuts it down gracefully:
+/// the daemon's whole life after its configuration is loaded.
 pub async fn serve_until_signal(cfg: Config) -> Result<(), AgentError> {
     let agent = Agent::start(cfg).await?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -235,6 +340,7 @@ pub async fn serve_until_signal(cfg: Config) -> Result<(), AgentError> {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+        _ = agent.stop_requested() => {}
     }
     agent.shutdown().await;
     Ok(())

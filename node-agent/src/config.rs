@@ -1,6 +1,6 @@
 //! The node's configuration: `~/.cyxwiz/config.toml` (sections `[node]`, `[chain]`,
-//! `[coordinator]`, `[jobs]`, `[storage]`, `[logging]`; other sections belong to other
-//! programs and are ignored), overridden by `CYXWIZ_<SECTION>_<KEY>` variables, overridden
+//! `[coordinator]`, `[jobs]`, `[storage]`, `[network]`, `[logging]`; other sections belong
+//! to other programs and are ignored), overridden by `CYXWIZ_<SECTION>_<KEY>` variables, overridden
 //! by `cyxwizd`'s flags. Every number the spec gives is a default here.
 
 use std::{
@@ -14,7 +14,15 @@ use cyxwiz_proto::config::{
 };
 use serde::{Deserialize, Serialize};
 
-pub const SECTIONS: [&str; 6] = ["node", "chain", "coordinator", "jobs", "storage", "logging"];
+pub const SECTIONS: [&str; 7] = [
+    "node",
+    "chain",
+    "coordinator",
+    "jobs",
+    "storage",
+    "network",
+    "logging",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -32,6 +40,7 @@ pub struct Config {
     pub coordinator: CoordinatorSection,
     pub jobs: JobsSection,
     pub storage: StorageSection,
+    pub network: NetworkSection,
     pub logging: LoggingSection,
 }
 
@@ -157,6 +166,146 @@ impl Default for StorageSection {
     }
 }
 
+/// `[network]`: the IP mesh (seed 000's `max_peers` and `discovery_interval`, seed 003's
+/// bootstrap, NAT traversal and relays). Addresses are multiaddrs as strings, checked
+/// when the section is turned into the mesh's configuration ([`Config::mesh_config`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkSection {
+    /// Join the mesh at all (off: the node works through the coordinator alone).
+    pub enabled: bool,
+    /// Where the mesh listens (TCP and QUIC multiaddrs).
+    pub listen: Vec<String>,
+    /// Addresses to announce beyond what AutoNAT confirms (a port forward, a localnet).
+    pub external_addresses: Vec<String>,
+    /// Bootstrap peers, each `/ip4/…/tcp/…/p2p/<peer id>`.
+    pub bootstrap: Vec<String>,
+    /// Relays to reserve a slot on when this node is not reachable (each `/p2p/…`).
+    pub relays: Vec<String>,
+    /// Seed 000: the most peers connected at once.
+    pub max_peers: usize,
+    /// Seed 000: seconds between discovery rounds (DHT walk, bootstrap redial,
+    /// neighbour lists).
+    pub discovery_interval: u64,
+    /// The node is publicly reachable (or on a LAN/localnet): Kademlia serves from the
+    /// start and the node is a relay for others.
+    pub reachable: bool,
+    /// mDNS discovery on the local network. Off in production; the localnet turns it on.
+    pub mdns: bool,
+    /// Private and loopback addresses count as reachable (localnet, LAN, namespaces).
+    pub private_networks: bool,
+    /// Largest share of `max_peers` one IPv4 /24 (IPv6 /48) may hold (eclipse
+    /// resistance, decision 113).
+    pub max_prefix_share: f64,
+    /// Seconds the node's announcement lives, and between its republications.
+    pub record_ttl: u64,
+    pub announce_interval: u64,
+    /// Seconds before a connection without traffic is closed.
+    pub idle_timeout: u64,
+    /// Milliseconds shutdown waits for peers to acknowledge GOODBYE.
+    pub goodbye_timeout_ms: u64,
+    /// Seconds a DHT query may take.
+    pub query_timeout: u64,
+    /// Capabilities announced beside the implicit `type:compute` (lowercase tokens).
+    pub capabilities: Vec<String>,
+}
+
+impl Default for NetworkSection {
+    fn default() -> Self {
+        let mesh = cyxwiz_mesh::MeshConfig::default();
+        NetworkSection {
+            enabled: true,
+            listen: mesh.listen.iter().map(ToString::to_string).collect(),
+            external_addresses: vec![],
+            bootstrap: vec![],
+            relays: vec![],
+            max_peers: mesh.max_peers,
+            discovery_interval: mesh.discovery_interval.as_secs(),
+            reachable: mesh.reachable,
+            mdns: mesh.mdns,
+            private_networks: mesh.private_networks,
+            max_prefix_share: mesh.diversity.max_share,
+            record_ttl: mesh.record_ttl.as_secs(),
+            announce_interval: mesh.announce_interval.as_secs(),
+            idle_timeout: mesh.idle_timeout.as_secs(),
+            goodbye_timeout_ms: mesh.goodbye_timeout.as_millis() as u64,
+            query_timeout: mesh.query_timeout.as_secs(),
+            capabilities: vec!["wasm".into()],
+        }
+    }
+}
+
+impl NetworkSection {
+    /// The mesh's configuration, checked: every address parses, bootstrap and relay
+    /// addresses name their peer, and the mesh's own rules hold.
+    pub fn mesh_config(&self) -> Result<cyxwiz_mesh::MeshConfig, ConfigError> {
+        let bad = |m: String| ConfigError::Invalid(m);
+        let addrs = |field: &str, list: &[String], need_peer: bool| {
+            list.iter()
+                .map(|s| {
+                    let a: cyxwiz_mesh::Multiaddr = s.parse().map_err(|e| {
+                        bad(format!("network.{field}: {s:?} is not a multiaddr: {e}"))
+                    })?;
+                    if need_peer && !s.contains("/p2p/") {
+                        return Err(bad(format!(
+                            "network.{field}: {s:?} must end in /p2p/<peer id>"
+                        )));
+                    }
+                    Ok(a)
+                })
+                .collect::<Result<Vec<_>, ConfigError>>()
+        };
+        for c in &self.capabilities {
+            let ok = !c.is_empty()
+                && c.len() <= 32
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b":._-".contains(&b));
+            if !ok {
+                return Err(bad(format!(
+                    "network.capabilities: {c:?} must be 1-32 of a-z 0-9 : . _ -"
+                )));
+            }
+        }
+        let defaults = cyxwiz_mesh::MeshConfig::default();
+        let cfg = cyxwiz_mesh::MeshConfig {
+            listen: addrs("listen", &self.listen, false)?,
+            external_addresses: addrs("external_addresses", &self.external_addresses, false)?,
+            bootstrap: addrs("bootstrap", &self.bootstrap, true)?,
+            relays: addrs("relays", &self.relays, true)?,
+            max_peers: self.max_peers,
+            discovery_interval: Duration::from_secs(self.discovery_interval),
+            reachable: self.reachable,
+            mdns: self.mdns,
+            private_networks: self.private_networks,
+            record_ttl: Duration::from_secs(self.record_ttl),
+            announce_interval: Duration::from_secs(self.announce_interval),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            goodbye_timeout: Duration::from_millis(self.goodbye_timeout_ms),
+            query_timeout: Duration::from_secs(self.query_timeout),
+            diversity: cyxwiz_mesh::diversity::DiversityConfig {
+                max_share: self.max_prefix_share,
+                ..defaults.diversity
+            },
+            ..defaults
+        };
+        if cfg.listen.is_empty() {
+            return Err(bad("network.listen must name at least one address".into()));
+        }
+        if cfg.idle_timeout.is_zero() || cfg.query_timeout.is_zero() {
+            return Err(bad(
+                "network.idle_timeout and network.query_timeout must be positive".into(),
+            ));
+        }
+        if cfg.goodbye_timeout > Duration::from_secs(30) {
+            return Err(bad(
+                "network.goodbye_timeout_ms must be at most 30000".into()
+            ));
+        }
+        cfg.validate().map_err(|e| bad(format!("network: {e}")))?;
+        Ok(cfg)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoggingSection {
@@ -234,6 +383,9 @@ impl Config {
         }
         self.chain.validate().map_err(ConfigError::Invalid)?;
         self.coordinator.validate().map_err(ConfigError::Invalid)?;
+        if self.network.enabled {
+            self.network.mesh_config()?;
+        }
         Ok(())
     }
 
@@ -318,5 +470,76 @@ mod tests {
         let err =
             Config::load(None, [("CYXWIZ_JOBS_PROVER".into(), "trust-me".into())]).unwrap_err();
         assert!(err.to_string().contains("jobs.prover"), "{err}");
+    }
+
+    #[test]
+    fn network_section_maps_to_the_mesh_config() {
+        let cfg = Config::load(None, []).unwrap();
+        assert!(cfg.network.enabled);
+        assert!(
+            !cfg.network.mdns,
+            "mDNS is off unless the localnet turns it on"
+        );
+        let mesh = cfg.network.mesh_config().unwrap();
+        assert_eq!(mesh.max_peers, 50);
+        assert_eq!(mesh.discovery_interval, Duration::from_secs(30));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "[network]\nmax_peers = 12\ndiscovery_interval = 5\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n",
+        )
+        .unwrap();
+        let peer = "12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN";
+        let cfg = Config::load(
+            Some(&path),
+            [
+                ("CYXWIZ_NETWORK_MDNS".to_string(), "true".to_string()),
+                (
+                    "CYXWIZ_NETWORK_BOOTSTRAP".to_string(),
+                    format!("[\"/ip4/127.0.0.1/tcp/4001/p2p/{peer}\"]"),
+                ),
+            ],
+        )
+        .unwrap();
+        let mesh = cfg.network.mesh_config().unwrap();
+        assert_eq!(mesh.max_peers, 12);
+        assert_eq!(mesh.discovery_interval, Duration::from_secs(5));
+        assert!(mesh.mdns, "the environment turns mDNS on");
+        assert_eq!(mesh.bootstrap.len(), 1);
+        assert_eq!(mesh.listen[0].to_string(), "/ip4/127.0.0.1/tcp/0");
+    }
+
+    #[test]
+    fn bad_network_settings_are_named() {
+        let err = |k: &str, v: &str| {
+            Config::load(None, [(k.to_string(), v.to_string())])
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("CYXWIZ_NETWORK_BOOTSTRAP", "[\"/ip4/127.0.0.1/tcp/4001\"]");
+        assert!(
+            e.contains("network.bootstrap") && e.contains("/p2p/"),
+            "{e}"
+        );
+        let e = err("CYXWIZ_NETWORK_LISTEN", "[\"127.0.0.1:4001\"]");
+        assert!(e.contains("network.listen"), "{e}");
+        let e = err("CYXWIZ_NETWORK_MAX_PEERS", "0");
+        assert!(e.contains("max_peers"), "{e}");
+        let e = err("CYXWIZ_NETWORK_ANNOUNCE_INTERVAL", "999999");
+        assert!(e.contains("announce_interval"), "{e}");
+        let e = err("CYXWIZ_NETWORK_CAPABILITIES", "[\"GPU\"]");
+        assert!(e.contains("network.capabilities"), "{e}");
+        // A disabled mesh is not checked.
+        let cfg = Config::load(
+            None,
+            [
+                ("CYXWIZ_NETWORK_ENABLED".to_string(), "false".to_string()),
+                ("CYXWIZ_NETWORK_MAX_PEERS".to_string(), "0".to_string()),
+            ],
+        )
+        .unwrap();
+        assert!(!cfg.network.enabled);
     }
 }

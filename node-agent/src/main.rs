@@ -44,6 +44,19 @@ struct Args {
     /// trace, debug, info, warn or error.
     #[arg(long)]
     log_level: Option<String>,
+    /// Mesh listen multiaddr (repeatable; replaces [network] listen).
+    #[arg(long = "p2p-listen")]
+    p2p_listen: Vec<String>,
+    /// Mesh bootstrap peer, /ip4/…/tcp/…/p2p/<peer id> (repeatable; added to [network]
+    /// bootstrap).
+    #[arg(long)]
+    bootstrap: Vec<String>,
+    /// Discover peers on the local network with mDNS.
+    #[arg(long)]
+    mdns: bool,
+    /// Do not join the mesh (the coordinator alone finds this node).
+    #[arg(long)]
+    no_mesh: bool,
 }
 
 fn load(args: &Args) -> anyhow::Result<Config> {
@@ -83,6 +96,17 @@ fn load(args: &Args) -> anyhow::Result<Config> {
     }
     if let Some(v) = &args.log_level {
         cfg.logging.level = v.clone();
+    }
+    let net = &mut cfg.network;
+    if !args.p2p_listen.is_empty() {
+        net.listen = args.p2p_listen.clone();
+    }
+    net.bootstrap.extend(args.bootstrap.iter().cloned());
+    if args.mdns {
+        net.mdns = true;
+    }
+    if args.no_mesh {
+        net.enabled = false;
     }
     cfg.expand_paths();
     cfg.validate()?;

@@ -105,6 +105,9 @@ pub struct Network {
     pub agents: Vec<Option<Agent>>,
     pub dir: PathBuf,
     pub options: NetOptions,
+    /// Node 0's mesh address (`/ip4/127.0.0.1/tcp/<port>/p2p/<peer id>`): every other
+    /// node bootstraps from it.
+    pub mesh_bootstrap: Option<String>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -163,6 +166,7 @@ impl Network {
             agents: Vec::new(),
             dir,
             options: options.clone(),
+            mesh_bootstrap: None,
             _tmp: tmp,
         };
         for _ in 0..options.nodes {
@@ -201,6 +205,30 @@ impl Network {
         cfg.jobs.failed_refund_grace_secs = self.options.failed_refund_grace_secs;
         cfg.storage.data_dir = ndir.join("data");
         cfg.storage.max_storage_gb = 10;
+        // The mesh on loopback: private addresses count, Kademlia serves from the start,
+        // no mDNS (concurrent demos and tests on one machine would find each other's
+        // nodes); node 0 listens on a known port and the others bootstrap from it.
+        cfg.network.private_networks = true;
+        cfg.network.reachable = true;
+        cfg.network.mdns = false;
+        cfg.network.discovery_interval = 5;
+        match &self.mesh_bootstrap {
+            None => {
+                let mesh_port = free_port()?;
+                cfg.network.listen = vec![format!("/ip4/127.0.0.1/tcp/{mesh_port}")];
+                let peer = cyxwiz_node_agent::network::node_key(&wallet)
+                    .map_err(|e| NetError::Node {
+                        index,
+                        reason: e.to_string(),
+                    })?
+                    .peer_id();
+                self.mesh_bootstrap = Some(format!("/ip4/127.0.0.1/tcp/{mesh_port}/p2p/{peer}"));
+            }
+            Some(boot) => {
+                cfg.network.listen = vec!["/ip4/127.0.0.1/tcp/0".into()];
+                cfg.network.bootstrap = vec![boot.clone()];
+            }
+        }
         let config_path = ndir.join("config.toml");
         let text = toml_of(&cfg).map_err(|reason| NetError::Node { index, reason })?;
         std::fs::write(&config_path, text)?;

@@ -35,7 +35,8 @@ use std::{sync::Arc, time::Duration};
 pub use admission::{DropCounts, DropReason};
 pub use config::MeshConfig;
 pub use identity::{NodeId, NodeKey};
-use libp2p::{Multiaddr, PeerId};
+/// The libp2p address and peer types, so users configure the mesh without naming libp2p.
+pub use libp2p::{Multiaddr, PeerId};
 pub use node::{
     LocalAnnouncement, MeshEvent, NodeRecord, provider_key, record_key, type_capability,
 };

@@ -1,11 +1,13 @@
 //! The coordinator's wire API: the generated gRPC code for `cyxwiz.coordinator.v1`
 //! (`proto/cyxwiz/coordinator/v1/coordinator.proto`) and [`auth`], the wallet-signature
-//! scheme every call carries.
+//! scheme every call carries; [`admin`], the node daemon's admin-socket protocol (`cyxwiz
+//! status`, `peers`, `network …`); [`config`], the layered configuration.
 //!
 //! Kept apart from the coordinator so that the node-agent and engine-client get the
 //! clients without the coordinator's database and cache dependencies.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 
