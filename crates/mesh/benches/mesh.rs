@@ -10,7 +10,8 @@
 //!    memory and CPU time (from /proc) idle with 0, 25, 50 and 100 peers connected.
 //!
 //! `cargo bench -p cyxwiz-mesh --bench mesh` (env: `CYXWIZ_MESH_NODES`, default 50;
-//! `CYXWIZ_MESH_WINDOW` seconds of CPU sampling per level, default 20). It prints
+//! `CYXWIZ_MESH_WINDOW` seconds of CPU sampling per level, default 20;
+//! `CYXWIZ_MESH_ONLY=routing|cost` runs one part). It prints
 //! figures, it asserts nothing about time: a slow machine gives slow numbers.
 
 use std::{
@@ -185,6 +186,8 @@ async fn routing_and_propagation(n: usize) {
     let mut t_90 = None;
     let mut t_full = None;
     let mut last = (0, 0);
+    // (second, share of ideal entries held, full tables), once per second.
+    let mut curve: Vec<(u64, f64, usize)> = vec![];
     while t0.elapsed() < Duration::from_secs(60) {
         let mut held = 0;
         let mut full = 0;
@@ -197,6 +200,10 @@ async fn routing_and_propagation(n: usize) {
             }
         }
         last = (held, full);
+        let sec = t0.elapsed().as_secs();
+        if curve.last().is_none_or(|(s, _, _)| *s < sec) {
+            curve.push((sec, held as f64 / total_ideal as f64, full));
+        }
         if t_90.is_none() && held * 10 >= total_ideal * 9 {
             t_90 = Some(t0.elapsed());
         }
@@ -229,6 +236,11 @@ async fn routing_and_propagation(n: usize) {
         ideal.iter().max().unwrap()
     );
     println!("90 % of all ideal entries held after: {t_90:.2?}");
+    let shown: Vec<String> = curve
+        .iter()
+        .map(|(s, h, f)| format!("{s} s: {:.0} % ({f} full)", h * 100.0))
+        .collect();
+    println!("fill by second: {}", shown.join(", "));
     match t_full {
         Some(t) => println!("every table ideal after: {t:.2?}"),
         None => println!(
@@ -438,6 +450,11 @@ async fn main() {
     // `cargo bench` passes `--bench`; any other argument is a filter we do not have.
     let n = env_usize("CYXWIZ_MESH_NODES", 50);
     let window = Duration::from_secs(env_usize("CYXWIZ_MESH_WINDOW", 20) as u64);
-    routing_and_propagation(n).await;
-    cost_per_peer(window).await;
+    let only = std::env::var("CYXWIZ_MESH_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "routing" {
+        routing_and_propagation(n).await;
+    }
+    if only.is_empty() || only == "cost" {
+        cost_per_peer(window).await;
+    }
 }

@@ -27,7 +27,7 @@
 //!
 //! `nat_matrix` (ignored by default) repeats every NAT pairing over TCP and QUIC and
 //! prints the outcome table of docs/BENCHMARKS.md:
-//! `cargo test -p cyxwiz-mesh --release --test netns_nat -- --ignored --nocapture nat_matrix`.
+//! `cargo test -p cyxwiz-mesh --test netns_nat -- --ignored --nocapture nat_matrix`.
 
 use std::{
     io::{BufRead, BufReader, Write},
