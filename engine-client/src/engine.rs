@@ -924,10 +924,38 @@ impl Engine {
         observer.event(Event::EscrowLocked {
             signature: &escrow_tx,
         });
-        let mut credential = self
-            .confirm(&job_id, &escrow_tx)
-            .await
-            .map_err(|e| self.fail(&mut record, e))?;
+        let mut credential = match self.confirm(&job_id, &escrow_tx).await {
+            Ok(c) => c,
+            // The coordinator went down after quoting: the escrow is funded and nobody
+            // assigned it, so the user's own assignment is the way on (decision 151).
+            Err(e) if discovery == Discovery::Auto && e.is_coordinator_outage() => {
+                observer.event(Event::CoordinatorUnreachable {
+                    reason: &e.to_string(),
+                });
+                let found = match self.discover(spec, quote.price).await {
+                    Ok(found) => found,
+                    Err(e) => {
+                        let e = self.fallback_error(&job_id, &e).await;
+                        return Err(self.fail(&mut record, e));
+                    }
+                };
+                let candidates: Vec<_> = found.iter().map(|(c, _)| c.clone()).collect();
+                observer.event(Event::Candidates(&candidates));
+                let run = Run {
+                    job_id,
+                    price: quote.price,
+                    epochs: quote.epochs,
+                    record,
+                    sigs,
+                    timings,
+                    started,
+                };
+                return self
+                    .direct_after_funding(spec, run, t, found, observer)
+                    .await;
+            }
+            Err(e) => return Err(self.fail(&mut record, e)),
+        };
         timings.escrow_ms = elapsed_ms(t);
         sigs.assign = credential.assign_signature.clone();
         record.endpoint = credential.endpoint.clone();
@@ -1051,17 +1079,48 @@ impl Engine {
         observer.event(Event::EscrowLocked {
             signature: &escrow_tx,
         });
-        let (node, mut session, assign_tx) = match self
-            .assign_by_user(&job_id, quote.price, found, observer)
-            .await
-        {
-            Ok(x) => x,
-            Err(e @ Error::NoCandidates { .. }) => return Err(self.fail(&mut record, e)),
-            Err(e) => {
-                let e = self.fallback_error(&job_id, &e).await;
-                return Err(self.fail(&mut record, e));
-            }
+        let run = Run {
+            job_id,
+            price: quote.price,
+            epochs: quote.epochs,
+            record,
+            sigs,
+            timings,
+            started,
         };
+        self.direct_after_funding(spec, run, t, found, observer)
+            .await
+    }
+
+    /// The coordinator-less path from a funded, unassigned escrow on: the user's
+    /// assignment of the best of `found` once the chain allows it, the signed upload,
+    /// then the job followed to its report. `t` is when the escrow step began.
+    async fn direct_after_funding(
+        &self,
+        spec: &JobSpec,
+        run: Run,
+        t: Instant,
+        found: Vec<(crate::direct::Candidate, NodeSession)>,
+        observer: &mut dyn Observer,
+    ) -> Result<RunReport> {
+        let Run {
+            job_id,
+            price,
+            epochs,
+            mut record,
+            mut sigs,
+            mut timings,
+            started,
+        } = run;
+        let (node, mut session, assign_tx) =
+            match self.assign_by_user(&job_id, price, found, observer).await {
+                Ok(x) => x,
+                Err(e @ Error::NoCandidates { .. }) => return Err(self.fail(&mut record, e)),
+                Err(e) => {
+                    let e = self.fallback_error(&job_id, &e).await;
+                    return Err(self.fail(&mut record, e));
+                }
+            };
         timings.escrow_ms = elapsed_ms(t);
         sigs.assign = assign_tx.clone();
         record.node_owner = node.owner.to_string();
@@ -1119,8 +1178,8 @@ impl Engine {
             session,
             Run {
                 job_id,
-                price: quote.price,
-                epochs: quote.epochs,
+                price,
+                epochs,
                 record,
                 sigs,
                 timings,
