@@ -413,8 +413,19 @@ fn log_tail(path: &Path, from: u64) -> String {
         .lines()
         .map_while(|l| l.ok())
         .collect();
-    let skip = lines.len().saturating_sub(LOG_TAIL_LINES);
-    lines[skip..]
+    // A daemon that fails to start ends with `Error: …` (its error chain), followed by
+    // a backtrace when RUST_BACKTRACE is set: show the error, not the frames.
+    let shown: &[String] = match lines.iter().rposition(|l| l.starts_with("Error: ")) {
+        Some(at) => {
+            let end = lines[at..]
+                .iter()
+                .position(|l| l.trim().eq_ignore_ascii_case("stack backtrace:"))
+                .map_or(lines.len(), |n| at + n);
+            &lines[at..end.min(at + LOG_TAIL_LINES)]
+        }
+        None => &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..],
+    };
+    shown
         .iter()
         .map(|l| format!("  {l}"))
         .collect::<Vec<_>>()
@@ -594,6 +605,8 @@ pub fn stats_text(s: &NetworkStats) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write as _;
+
     use super::*;
 
     #[test]
@@ -609,6 +622,34 @@ mod tests {
         assert_eq!(f.socket, Path::new("/srv/node/admin/cyxwizd.sock"));
         assert_eq!(f.pid_file, Path::new("/srv/node/cyxwizd.pid"));
         assert_eq!(f.config.as_deref(), Some(cfg.as_path()));
+    }
+
+    #[test]
+    fn the_log_tail_shows_the_error_not_the_backtrace() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("cyxwizd.log");
+        std::fs::write(&log, "old run\n").unwrap();
+        let from = std::fs::metadata(&log).unwrap().len();
+        let mut text = String::from(
+            "INFO starting\nError: running the node\n\nCaused by:\n    bad dir\n\nStack backtrace:\n",
+        );
+        for i in 0..40 {
+            text.push_str(&format!("  {i}: frame\n"));
+        }
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let tail = log_tail(&log, from);
+        assert!(tail.starts_with("  Error: running the node"), "{tail}");
+        assert!(
+            tail.contains("bad dir") && !tail.contains("frame") && !tail.contains("old run"),
+            "{tail}"
+        );
+        std::fs::write(&log, "a\nb\n").unwrap();
+        assert_eq!(log_tail(&log, 0), "  a\n  b");
     }
 
     #[test]

@@ -133,6 +133,11 @@ fn print_report(r: &MainJobReport, kept: bool) {
     println!("job               {}", hex::encode(run.job_id));
     println!("node              {}", r.node_owner);
     println!(
+        "mesh              {} nodes; other nodes each one admitted: {:?}",
+        r.mesh_known.len(),
+        r.mesh_known
+    );
+    println!(
         "held-out accuracy {:.2}% (loss {:.4}) after {} epochs",
         run.test_accuracy * 100.0,
         run.test_loss,

@@ -107,6 +107,9 @@ pub struct MainJobReport {
     /// `dev` (the insecure development keys a localnet uses) or the keys' directory.
     pub proving_keys: String,
     pub dir: PathBuf,
+    /// For each node, how many other nodes its mesh admitted (signed, staked
+    /// announcements), read when the job is done.
+    pub mesh_known: Vec<usize>,
 }
 
 async fn balances(
@@ -259,6 +262,16 @@ pub async fn run_on(
         batch_landed: ra.is_some_and(|r| r.jobs_completed > jobs_before),
     };
     let prove_ms = run.timings.prove_ms;
+    let mut mesh_known = Vec::new();
+    for agent in net.agents.iter().flatten() {
+        if let Some(mesh) = agent.mesh() {
+            let known = mesh
+                .known_nodes()
+                .await
+                .map_err(|e| NetError::Coordinator(format!("reading the mesh: {e}")))?;
+            mesh_known.push(known.len());
+        }
+    }
     Ok(MainJobReport {
         run,
         node_owner: node_owner.to_string(),
@@ -279,5 +292,6 @@ pub async fn run_on(
             }
         },
         dir: net.dir.clone(),
+        mesh_known,
     })
 }

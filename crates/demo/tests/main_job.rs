@@ -62,4 +62,8 @@ async fn the_main_job_trains_the_mlp_and_settles_by_the_book() {
     assert!(rep.batch_landed, "{rep:?}");
     assert_eq!(rep.jobs_completed_after, rep.jobs_completed_before + 1);
     assert_eq!(rep.ratings_after, 1);
+
+    // The three nodes formed a mesh: each admitted the other two (signed announcements
+    // checked against their on-chain stake).
+    assert_eq!(r.mesh_known, vec![2, 2, 2]);
 }
