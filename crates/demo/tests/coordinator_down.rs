@@ -10,6 +10,8 @@
 //!   itself, with a fresh signature used once: a wrong signer, an escrow assigned to
 //!   another node, an unassigned escrow, no escrow, a stale signature and a replayed
 //!   one are each refused with their own status and start nothing.
+//! * A job the coordinator quoted but, stopped right after, never confirmed goes on the
+//!   same way from its funded escrow.
 //! * The engine's list price is the coordinator's dearest quote.
 
 mod common;
@@ -190,6 +192,66 @@ async fn the_main_job_is_paid_with_the_coordinator_stopped() {
         }
     }
 
+    net.stop().await;
+}
+
+/// Approves the coordinator's quote and stops the coordinator right then, so the engine
+/// funds an escrow the coordinator will never confirm.
+struct StopAfterQuote<'a> {
+    seen: Seen,
+    coordinator: Option<&'a mut cyxwiz_demo::Served>,
+}
+
+impl Observer for StopAfterQuote<'_> {
+    fn event(&mut self, event: Event<'_>) {
+        self.seen.event(event)
+    }
+
+    fn approve(&mut self, _quote: &cyxwiz_engine_client::Quote) -> bool {
+        if let Some(c) = self.coordinator.take() {
+            // `approve` is synchronous: stop the coordinator on this worker thread.
+            tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(c.halt()));
+        }
+        true
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_quoted_by_a_coordinator_that_then_dies_is_assigned_by_its_user() {
+    let mut net = Network::start(NetOptions {
+        nodes: 2,
+        user_assign_after_secs: Some(WINDOW_SECS),
+        ..NetOptions::default()
+    })
+    .await
+    .unwrap();
+    let bootstrap = vec![net.mesh_bootstrap.clone().expect("node 0 is on the mesh")];
+    let url = net.coordinator.url();
+    let engine = engine(&net, "engine", &url, bootstrap).await;
+    let mut spec = JobSpec::new(MLP_WASM.to_vec(), DIGITS.to_vec(), 12, 100 * ONE_CYXWIZ);
+    spec.seed = 3;
+    spec.estimated_secs = 30;
+    let mut observer = StopAfterQuote {
+        seen: Seen::default(),
+        coordinator: Some(&mut net.coordinator),
+    };
+    let run = engine.run(&spec, &mut observer).await.unwrap();
+
+    let seen = observer.seen;
+    assert!(
+        seen.unreachable.is_some(),
+        "the outage after the quote was reported"
+    );
+    assert_eq!(seen.assigned_by_user.as_deref(), Some(run.node.as_str()));
+    let escrow = engine.escrow(&run.job_id).await.unwrap().unwrap();
+    assert_eq!(escrow.state, EscrowState::Completed);
+    assert!(
+        escrow.assigned_by_user,
+        "the user, not the coordinator, assigned it"
+    );
+    assert_eq!(escrow.final_weights_hash, run.final_weights_hash);
+    let saved = std::fs::read(&run.weights_path).unwrap();
+    assert_eq!(cyxwiz_poc::weights_digest(&saved), run.final_weights_hash);
     net.stop().await;
 }
 
