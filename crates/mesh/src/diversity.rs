@@ -90,6 +90,46 @@ pub fn prefix_of(addr: &Multiaddr) -> Option<IpPrefix> {
     })
 }
 
+/// Whether an address can mean anything to a peer on the internet: its first IP (for
+/// a relay circuit, the relay's) is not loopback, private, link-local, shared (CGNAT
+/// 100.64/10), unique-local, documentation or unspecified. Addresses without an IP are
+/// kept. Used when `private_networks` is off, so a node behind a NAT does not announce
+/// 127.0.0.1 and 10.x addresses that remote peers would dial in vain — and count under
+/// the prefix quota of 127.0.0.0/24, squeezing out real peers.
+pub fn globally_routable(addr: &Multiaddr) -> bool {
+    let ip = addr.iter().find_map(|p| match p {
+        Protocol::Ip4(ip) => Some(IpAddr::V4(ip)),
+        Protocol::Ip6(ip) => Some(IpAddr::V6(ip)),
+        _ => None,
+    });
+    match ip {
+        None => true,
+        Some(IpAddr::V4(v4)) => v4_global(v4),
+        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4_global(v4),
+            None => {
+                let first = v6.segments()[0];
+                !(v6.is_loopback()
+                    || v6.is_unspecified()
+                    || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
+                    || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
+                    || first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
+            }
+        },
+    }
+}
+
+fn v4_global(v4: std::net::Ipv4Addr) -> bool {
+    let o = v4.octets();
+    !(v4.is_loopback()
+        || v4.is_private()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || v4.is_documentation()
+        || (o[0] == 100 && (o[1] & 0xc0) == 64)) // shared address space 100.64/10
+}
+
 /// The configured limits.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 #[serde(default)]
@@ -371,6 +411,37 @@ mod tests {
             prefix_of(&a("/ip4/10.1.2.3/tcp/1")).unwrap().to_string(),
             "10.1.2.0/24"
         );
+    }
+
+    #[test]
+    fn only_internet_addresses_are_globally_routable() {
+        for local in [
+            "/ip4/127.0.0.1/tcp/4001",
+            "/ip4/10.1.0.2/tcp/4001",
+            "/ip4/172.20.0.5/udp/4001/quic-v1",
+            "/ip4/192.168.1.9/tcp/1",
+            "/ip4/169.254.0.1/tcp/1",
+            "/ip4/100.64.3.4/tcp/1",
+            "/ip4/0.0.0.0/tcp/1",
+            "/ip6/::1/tcp/1",
+            "/ip6/fd00::1/tcp/1",
+            "/ip6/fe80::1/tcp/1",
+            "/ip6/::ffff:10.0.0.1/tcp/1",
+            // a circuit through a relay on a private address
+            "/ip4/10.0.0.1/tcp/4001/p2p/12D3KooWDf5T7gKDy4v5j3K2z6skJeRyCxhN29YcRPm8AqCrNG9k/p2p-circuit",
+        ] {
+            assert!(!globally_routable(&a(local)), "{local}");
+        }
+        for global in [
+            "/ip4/8.8.8.8/tcp/4001",
+            "/ip4/100.128.0.1/tcp/1",
+            "/ip4/172.32.0.1/tcp/1",
+            "/ip6/2a00:1450::1/udp/1/quic-v1",
+            "/ip4/1.2.3.4/tcp/4001/p2p/12D3KooWDf5T7gKDy4v5j3K2z6skJeRyCxhN29YcRPm8AqCrNG9k/p2p-circuit",
+            "/memory/5",
+        ] {
+            assert!(globally_routable(&a(global)), "{global}");
+        }
     }
 
     #[test]

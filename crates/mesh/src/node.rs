@@ -610,7 +610,7 @@ impl Task {
     fn announced_addresses(&self, local: &LocalAnnouncement) -> Vec<Multiaddr> {
         let mut addrs: Vec<Multiaddr> = if local.addresses.is_empty() {
             let ext: Vec<Multiaddr> = self.swarm.external_addresses().cloned().collect();
-            if ext.is_empty() {
+            let mut derived: Vec<Multiaddr> = if ext.is_empty() {
                 self.swarm
                     .listeners()
                     .filter(|a| !is_unspecified(a))
@@ -618,7 +618,14 @@ impl Task {
                     .collect()
             } else {
                 ext
+            };
+            // Off private networks, only addresses a remote peer can use (a NATed
+            // node's relay circuits, confirmed external addresses), not its loopback
+            // and LAN ones. Addresses the caller lists are announced as given.
+            if !self.cfg.private_networks {
+                derived.retain(crate::diversity::globally_routable);
             }
+            derived
         } else {
             local.addresses.clone()
         };
@@ -901,6 +908,17 @@ impl Task {
     // ── Routing table and peers ─────────────────────────────────────────────
 
     fn add_routing(&mut self, peer: PeerId, addr: Multiaddr) {
+        // On the internet a peer's loopback or LAN address reaches nobody (or someone
+        // else) and would be counted under that private prefix's quota.
+        if !self.cfg.private_networks && !crate::diversity::globally_routable(&addr) {
+            return;
+        }
+        self.insert_routing(peer, addr);
+    }
+
+    /// `add_routing` without the address-class filter (mDNS finds LAN addresses by
+    /// design).
+    fn insert_routing(&mut self, peer: PeerId, addr: Multiaddr) {
         if peer == *self.swarm.local_peer_id() {
             return;
         }
@@ -1123,7 +1141,7 @@ impl Task {
             }
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer, addr) in found {
-                    self.add_routing(peer, addr.clone());
+                    self.insert_routing(peer, addr.clone());
                     if !self.swarm.is_connected(&peer) && self.peers.len() < self.cfg.max_peers {
                         let _ = self.swarm.dial(addr);
                     }
