@@ -12,6 +12,8 @@
 //!   one are each refused with their own status and start nothing.
 //! * A job the coordinator quoted but, stopped right after, never confirmed goes on the
 //!   same way from its funded escrow.
+//! * A fallback that fails after funding (the node vanishes once assigned) says where the
+//!   money is and how to get it back, and that way works (`cancel`: 90 % back).
 //! * The engine's list price is the coordinator's dearest quote.
 
 mod common;
@@ -252,6 +254,79 @@ async fn a_job_quoted_by_a_coordinator_that_then_dies_is_assigned_by_its_user() 
     assert_eq!(escrow.final_weights_hash, run.final_weights_hash);
     let saved = std::fs::read(&run.weights_path).unwrap();
     assert_eq!(cyxwiz_poc::weights_digest(&saved), run.final_weights_hash);
+    net.stop().await;
+}
+
+/// Stops the only node as soon as the escrow is funded: the engine will assign it (its
+/// on-chain standing is fine) and then find it gone.
+struct StopNodeWhenFunded {
+    agent: Option<cyxwiz_node_agent::Agent>,
+}
+
+impl Observer for StopNodeWhenFunded {
+    fn event(&mut self, event: Event<'_>) {
+        if matches!(event, Event::EscrowLocked { .. })
+            && let Some(a) = self.agent.take()
+        {
+            tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(a.shutdown())
+            });
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fallback_that_fails_after_funding_says_how_to_get_the_money_back() {
+    let mut net = Network::start(NetOptions {
+        nodes: 1,
+        user_assign_after_secs: Some(WINDOW_SECS),
+        ..NetOptions::default()
+    })
+    .await
+    .unwrap();
+    let bootstrap = vec![net.mesh_bootstrap.clone().expect("node 0 is on the mesh")];
+    let url = net.coordinator.url();
+    net.coordinator.halt().await;
+    let engine = engine(&net, "engine", &url, bootstrap).await;
+    let token = engine.token_account().await.unwrap();
+    let before = engine.chain().token_balance(&token).await.unwrap();
+    let mut spec = JobSpec::new(MLP_WASM.to_vec(), DIGITS.to_vec(), 12, 100 * ONE_CYXWIZ);
+    spec.estimated_secs = 30;
+    let mut observer = StopNodeWhenFunded {
+        agent: net.agents[0].take(),
+    };
+    let e = engine.run(&spec, &mut observer).await.unwrap_err();
+    let Error::Fallback {
+        job, state, remedy, ..
+    } = &e
+    else {
+        panic!("expected a fallback error, got {e}");
+    };
+    assert_eq!(state, "Assigned", "{e}");
+    assert!(remedy.contains(&format!("cyxwiz cancel {job}")), "{e}");
+    assert!(remedy.contains("timeout_refund"), "{e}");
+
+    // The money is where the error says, and the remedy works: 90 % back now.
+    let id = cyxwiz_engine_client::parse_job_id(job).unwrap();
+    let escrow = engine.escrow(&id).await.unwrap().unwrap();
+    assert_eq!(escrow.state, EscrowState::Assigned);
+    assert_eq!(escrow.node, net.operators[0].owner);
+    assert_eq!(
+        before - engine.chain().token_balance(&token).await.unwrap(),
+        escrow.amount
+    );
+    let cancelled = engine.cancel(&id).await.unwrap();
+    assert!(cancelled.signature.is_some());
+    let after = engine.chain().token_balance(&token).await.unwrap();
+    assert_eq!(
+        before - after,
+        escrow.amount / 10,
+        "only the cancellation fee is kept"
+    );
+    assert_eq!(
+        engine.escrow(&id).await.unwrap().unwrap().state,
+        EscrowState::Cancelled
+    );
     net.stop().await;
 }
 
