@@ -716,6 +716,31 @@ mod tests {
         s.stop().await;
     }
 
+    // The decoders the daemon runs on every request line (and the CLI on every answer)
+    // never panic, whatever arrives.
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic_the_decoders(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)
+        ) {
+            let _ = admin::decode_request(&bytes);
+            let _ = admin::decode_response(&bytes);
+        }
+
+        #[test]
+        fn json_shaped_garbage_never_panics(
+            text in r#"\{("v":[0-9]{1,3},?)?("request":("status"|"stop"|\{"topology":\{"format":"[a-z]{0,5}"\}\}|[0-9]+),?)?[a-z"{}:,\[\]]{0,20}\}"#
+        ) {
+            if let Ok(r) = admin::decode_request(text.as_bytes()) {
+                // Whatever decodes re-encodes to the same request.
+                proptest::prop_assert_eq!(
+                    admin::decode_request(&admin::encode_request(&r)).unwrap(),
+                    r
+                );
+            }
+        }
+    }
+
     #[test]
     fn an_overlong_socket_path_is_refused() {
         let long = PathBuf::from("/tmp").join("d".repeat(120));
