@@ -11,8 +11,11 @@
 //!
 //! `cargo bench -p cyxwiz-mesh --bench mesh` (env: `CYXWIZ_MESH_NODES`, default 50;
 //! `CYXWIZ_MESH_WINDOW` seconds of CPU sampling per level, default 20;
-//! `CYXWIZ_MESH_ONLY=routing|cost` runs one part). It prints
-//! figures, it asserts nothing about time: a slow machine gives slow numbers.
+//! `CYXWIZ_MESH_ONLY=routing|cost` runs one part; `CYXWIZ_MESH_DISCOVERY` seconds
+//! between discovery rounds, default 30). docs/BENCHMARKS.md ran it with `--profile dev
+//! --config 'profile.dev.package.cyxwiz-mesh.opt-level=2'` to reuse the dev build of the
+//! dependencies. It prints figures and asserts nothing about time: a slow machine gives
+//! slow numbers.
 
 use std::{
     collections::HashMap,
@@ -50,6 +53,8 @@ fn bench_config(max_peers: usize) -> MeshConfig {
         reachable: true,
         private_networks: true,
         max_peers,
+        // CYXWIZ_MESH_DISCOVERY overrides the seed's 30 s (to see what rounds change).
+        discovery_interval: Duration::from_secs(env_usize("CYXWIZ_MESH_DISCOVERY", 30) as u64),
         idle_timeout: Duration::from_secs(600),
         diversity: DiversityConfig {
             max_share: 1.0,
