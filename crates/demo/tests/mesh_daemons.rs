@@ -294,6 +294,25 @@ async fn twelve_daemons_find_each_other_from_one_bootstrap_address() {
     assert_eq!(stats["peers_by_type"]["compute"], NODES as u64 - 1);
     assert!(stats["announcements_accepted"].as_u64().unwrap() >= NODES as u64 - 1);
     assert!(stats["bytes_in"].as_u64().unwrap() > 0);
+    // The human forms, shown with --nocapture.
+    for args in [
+        &["status"][..],
+        &["network", "stats"][..],
+        &["network", "topology"][..],
+    ] {
+        let (ok, text, err) = cli(&b, &configs[0], args);
+        assert!(ok && !text.is_empty(), "cyxwiz {args:?}: {err}");
+        println!("$ cyxwiz {}\n{text}", args.join(" "));
+    }
+    let (ok, status_text, _) = cli(&b, &configs[0], &["status"]);
+    assert!(
+        ok && status_text.starts_with("state        serving"),
+        "{status_text}"
+    );
+    assert!(
+        status_text.contains("11 peers connected, 11 nodes known"),
+        "{status_text}"
+    );
     let (ok, dot, _) = cli(&b, &configs[0], &["network", "topology", "--format", "dot"]);
     assert!(ok && dot.starts_with("graph mesh {"), "{dot}");
 
