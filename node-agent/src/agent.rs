@@ -247,7 +247,17 @@ impl Agent {
             fingerprint = %hex::encode(tls.fingerprint()), "job channel serving");
 
         let (registered_tx, registered) = watch::channel(false);
-        let background = tokio::spawn(keep_joined(node.clone(), stop.subscribe(), registered_tx));
+        let release_every = Duration::from_secs(node.cfg.jobs.stake_release_check_secs.max(1));
+        let background = tokio::spawn({
+            let (node, joined_stop, release_stop) =
+                (node.clone(), stop.subscribe(), stop.subscribe());
+            async move {
+                tokio::join!(
+                    keep_joined(node.clone(), joined_stop, registered_tx),
+                    crate::release::run(node, release_every, release_stop),
+                );
+            }
+        });
         let _ = state.send(Lifecycle::Serving);
         Ok(Agent {
             node,

@@ -125,6 +125,10 @@ pub struct JobsSection {
     /// After a job fails through its module, how long the engine gets to end it on chain
     /// as the user (which costs the node nothing) before the node refunds it itself.
     pub failed_refund_grace_secs: u64,
+    /// How often the node looks for paid jobs whose challenge window has closed and
+    /// sends `release_stake` for them (until then JobEscrow keeps the job's hold on the
+    /// stake, so the stake cannot be withdrawn). Also done once at every start.
+    pub stake_release_check_secs: u64,
 }
 
 impl Default for JobsSection {
@@ -144,6 +148,7 @@ impl Default for JobsSection {
             prover: "groth16".into(),
             proving_keys_dir: PathBuf::new(),
             failed_refund_grace_secs: 60,
+            stake_release_check_secs: 3_600,
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod job;
 pub mod logging;
 pub mod network;
 pub mod node;
+pub mod release;
 pub mod service;
 pub mod store;
 

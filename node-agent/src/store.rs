@@ -120,6 +120,10 @@ pub struct Manifest {
     pub payment_signature: String,
     #[serde(default)]
     pub refund_signature: String,
+    /// `release_stake` after the challenge window (or `"released elsewhere"` when
+    /// someone else sent it first): the job's hold on the stake is over.
+    #[serde(default)]
+    pub stake_release: String,
     #[serde(default)]
     pub final_weights_hash: String,
     #[serde(default)]
@@ -163,6 +167,7 @@ impl Manifest {
             anchors: Vec::new(),
             payment_signature: String::new(),
             refund_signature: String::new(),
+            stake_release: String::new(),
             final_weights_hash: String::new(),
             merkle_root: String::new(),
             epochs_done: 0,
