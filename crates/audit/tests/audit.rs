@@ -762,18 +762,23 @@ fn a_divergence_that_heals_is_invisible_to_bisection_but_not_to_a_direct_audit()
     let sb = sandbox();
     let module = sb.load(LOGREG).unwrap();
     let reference = run_node(&sb, &module, CANCER, 16, honest);
-    let node = run_node(&sb, &module, CANCER, 16, |e, job, t, _| {
-        if e == 2 {
-            let w = nudge(&t.weights, 5);
-            job.set_weights(&w).unwrap();
-            Trained { weights: w, ..t }
-        } else {
-            t
-        }
+    // Which weight's one-ulp flip heals depends on the kernel's exact rounding, so the
+    // test looks for one (of the 31) instead of naming it; that some do is the finding.
+    let healed = (0..31).find_map(|i| {
+        let node = run_node(&sb, &module, CANCER, 16, |e, job, t, _| {
+            if e == 2 {
+                let w = nudge(&t.weights, i);
+                job.set_weights(&w).unwrap();
+                Trained { weights: w, ..t }
+            } else {
+                t
+            }
+        });
+        let diff = differing(&node, &reference);
+        assert_eq!(diff.first(), Some(&2), "weight {i}");
+        (!diff.contains(&16)).then_some(node)
     });
-    let diff = differing(&node, &reference);
-    assert_eq!(diff.first(), Some(&2));
-    assert!(!diff.contains(&16), "healed by epoch 16: {diff:?}");
+    let node = healed.expect("no one-ulp divergence at epoch 2 healed by epoch 16");
     let mut b = Bisection::new(
         JOB,
         node.chain.root_at(16).unwrap(),
