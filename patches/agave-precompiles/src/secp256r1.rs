@@ -87,6 +87,11 @@ pub fn verify(
         let signature =
             Signature::from_slice(signature).map_err(|_| PrecompileError::InvalidSignature)?;
         // A compressed SEC1 point that is on the curve (upstream: `EcPoint::from_bytes`).
+        // Only the compressed tags: `sec1` also reads 0x05 as a "compact" x-only point,
+        // which OpenSSL (and so upstream) refuses as no point at all.
+        if !matches!(pubkey.first(), Some(0x02 | 0x03)) {
+            return Err(PrecompileError::InvalidPublicKey);
+        }
         let public_key =
             VerifyingKey::from_sec1_bytes(pubkey).map_err(|_| PrecompileError::InvalidPublicKey)?;
         // ECDSA with SHA-256 over the message (upstream: `Verifier` with SHA-256).
