@@ -6,9 +6,13 @@
 //!
 //! The binaries come from `cargo build` run by the test itself (the way `escargot` does
 //! it): integration tests only get the binaries of their own package, and these are the
-//! node-agent's and the engine-client's. The package selection (demo, node-agent,
-//! engine-client) resolves features as the demo does, which is the workspace test
-//! build's (decision 95), so the build is a link at most.
+//! node-agent's and the engine-client's. The build selects the whole workspace with its
+//! tests (`--workspace --tests --bins`) so that it resolves features exactly as
+//! `cargo test --workspace` does: the programs are `cdylib`s, whose rlibs carry no hash
+//! in their file names, so a build with another feature set (the program tests' test
+//! verifier off) would overwrite `libjob_escrow.rlib` under the running test build and
+//! leave every crate above it stale (the doctests after this test failed with E0463).
+//! After `cargo test --workspace` this build is fresh.
 
 use std::{
     collections::BTreeSet,
@@ -34,20 +38,7 @@ struct Bins {
 fn bins() -> Bins {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "cyxwiz-demo",
-            "-p",
-            "cyxwiz-node-agent",
-            "-p",
-            "cyxwiz-engine-client",
-            "--bin",
-            "cyxwizd",
-            "--bin",
-            "cyxwiz",
-        ])
+        .args(["build", "--quiet", "--workspace", "--tests", "--bins"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("running cargo build for cyxwizd and cyxwiz");
