@@ -985,11 +985,7 @@ impl Engine {
                 .await;
             match r {
                 Ok(r) => break r,
-                Err(e)
-                    if attempt < 3
-                        && (e.grpc_code().is_some_and(crate::node::is_transient)
-                            || matches!(e, Error::Tls(_) | Error::Timeout { .. })) =>
-                {
+                Err(e) if attempt < 3 && upload_may_retry(&e) => {
                     attempt += 1;
                     tracing::warn!(error = %e, attempt, "upload failed; retrying with a fresh token");
                     tokio::time::sleep(Duration::from_secs(attempt)).await;
@@ -1006,14 +1002,9 @@ impl Engine {
             }
         };
         timings.upload_ms = elapsed_ms(t);
-        sigs.accept = uploaded.accept_signature.clone();
-        record.accept_tx = Some(uploaded.accept_signature.clone());
-        record.state = JobStage::Uploaded;
-        self.journal.save(&mut record)?;
-        observer.event(Event::Uploaded(&uploaded));
-
         self.finish_run(
             session,
+            uploaded,
             Run {
                 job_id,
                 price: quote.price,
@@ -1150,11 +1141,7 @@ impl Engine {
                 .await;
             match r {
                 Ok(r) => break r,
-                Err(e)
-                    if attempt < 3
-                        && (e.grpc_code().is_some_and(crate::node::is_transient)
-                            || matches!(e, Error::Tls(_) | Error::Timeout { .. })) =>
-                {
+                Err(e) if attempt < 3 && upload_may_retry(&e) => {
                     attempt += 1;
                     tracing::warn!(error = %e, attempt, "direct upload failed; retrying");
                     tokio::time::sleep(Duration::from_secs(attempt)).await;
@@ -1169,13 +1156,9 @@ impl Engine {
             }
         };
         timings.upload_ms = elapsed_ms(t);
-        sigs.accept = uploaded.accept_signature.clone();
-        record.accept_tx = Some(uploaded.accept_signature.clone());
-        record.state = JobStage::Uploaded;
-        self.journal.save(&mut record)?;
-        observer.event(Event::Uploaded(&uploaded));
         self.finish_run(
             session,
+            uploaded,
             Run {
                 job_id,
                 price,
@@ -1190,11 +1173,13 @@ impl Engine {
         .await
     }
 
-    /// Follows an accepted job to its report: metrics until final, settlement on chain,
-    /// download verified against the chain. Shared by both ways of starting a job.
+    /// Follows an accepted job to its report: records the accepted upload, then metrics
+    /// until final, settlement on chain, download verified against the chain. Shared by
+    /// both ways of starting a job.
     async fn finish_run(
         &self,
         session: NodeSession,
+        uploaded: SendJobResponse,
         run: Run,
         observer: &mut dyn Observer,
     ) -> Result<RunReport> {
@@ -1207,6 +1192,11 @@ impl Engine {
             mut timings,
             started,
         } = run;
+        sigs.accept = uploaded.accept_signature.clone();
+        record.accept_tx = Some(uploaded.accept_signature.clone());
+        record.state = JobStage::Uploaded;
+        self.journal.save(&mut record)?;
+        observer.event(Event::Uploaded(&uploaded));
         // Training: follow the metrics until the job is final.
         let t = Instant::now();
         let mut training_done: Option<Instant> = None;
@@ -1342,4 +1332,11 @@ impl Engine {
         let _ = self.journal.save(record);
         e
     }
+}
+
+/// An upload failure worth another attempt: a transient gRPC status, a TLS failure or a
+/// timeout (both upload paths retry the same ones).
+fn upload_may_retry(e: &Error) -> bool {
+    e.grpc_code().is_some_and(crate::node::is_transient)
+        || matches!(e, Error::Tls(_) | Error::Timeout { .. })
 }
