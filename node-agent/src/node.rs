@@ -475,7 +475,7 @@ impl Node {
         self.chain.try_account::<Escrow>(&pda::escrow(id)).await
     }
 
-    fn escrow_check(
+    pub(crate) fn escrow_check(
         id: [u8; 16],
         done: impl Fn(&Escrow) -> bool + Send + Sync + Clone + 'static,
     ) -> impl Fn(ChainClient) -> AppliedFuture + Sync {

@@ -11,9 +11,7 @@
 use std::{sync::Arc, time::Duration};
 
 use cyxwiz_chain::{
-    ChainError,
-    client::{AppliedFuture, ChainClient},
-    ix, pda,
+    ChainError, ix, pda,
     state::{Escrow, EscrowState},
 };
 use tokio::sync::watch;
@@ -102,14 +100,7 @@ pub async fn sweep(node: &Node) -> Result<SweepReport, ChainError> {
             id,
             &owner,
         )];
-        let applied = move |client: ChainClient| {
-            Box::pin(async move {
-                Ok(client
-                    .try_account::<Escrow>(&pda::escrow(&id))
-                    .await?
-                    .is_some_and(|e| e.stake_released))
-            }) as AppliedFuture
-        };
+        let applied = Node::escrow_check(id, |e| e.stake_released);
         match node.chain.send_idempotent(&ixs, &[], &applied).await {
             Ok(out) => {
                 let sig = out
